@@ -1,0 +1,165 @@
+"""Request dependencies: app state, sessions, the caller, and the one-commit writer."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from fastapi import Depends, Request, Response
+from pydantic import BaseModel
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+
+from ordertrail.auth import service as auth
+from ordertrail.config import Settings
+from ordertrail.context import Ctx
+from ordertrail.db import begin_write
+from ordertrail.errors import Conflict, Invalid, Unauthorized
+from ordertrail.flow.planner import Actor
+from ordertrail.i18n import normalize_lang
+from ordertrail.kit.clock import Clock
+from ordertrail.models import IdempotencyRecord
+
+AUTH_TTL_SECONDS = 10.0
+
+
+@dataclass
+class AppState:
+    engine: Engine
+    factory: sessionmaker[Session]
+    clock: Clock
+    settings: Settings
+
+
+def get_state(request: Request) -> AppState:
+    return request.app.state.ot  # type: ignore[no-any-return]
+
+
+def read_session(state: AppState = Depends(get_state)) -> Iterator[Session]:
+    with state.factory() as session:
+        yield session
+
+
+class _AuthCache:
+    """Recently verified keys, so that each request does not re-read its key row.
+
+    A revoked key or a changed role takes effect within AUTH_TTL_SECONDS.
+    """
+
+    def __init__(self) -> None:
+        self._items: dict[str, tuple[float, Actor]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, token: str) -> Actor | None:
+        hit = self._items.get(hashlib.sha256(token.encode()).hexdigest())
+        if hit and hit[0] > time.monotonic():
+            return hit[1]
+        return None
+
+    def put(self, token: str, actor: Actor) -> None:
+        with self._lock:
+            if len(self._items) > 10_000:
+                self._items.clear()
+            self._items[hashlib.sha256(token.encode()).hexdigest()] = (
+                time.monotonic() + AUTH_TTL_SECONDS, actor)
+
+
+def current_actor(request: Request, state: AppState = Depends(get_state)) -> Actor:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("send your API key as 'Authorization: Bearer <key>'",
+                           code="missing_api_key")
+    cache: _AuthCache = request.app.state.auth_cache
+    actor = cache.get(token)
+    if actor is None:
+        with state.factory() as session:
+            actor = auth.actor_of(auth.authenticate(session, token))
+        cache.put(token, actor)
+    return actor
+
+
+def lang(request: Request) -> str:
+    return normalize_lang(request.headers.get("accept-language"))
+
+
+def read_ctx(session: Session = Depends(read_session), actor: Actor = Depends(current_actor),
+             state: AppState = Depends(get_state)) -> Ctx:
+    return Ctx(session=session, actor=actor, clock=state.clock, settings=state.settings)
+
+
+class Writer:
+    """Runs one change in one transaction and commits once; replays Idempotency-Key retries."""
+
+    def __init__(self, state: AppState, actor: Actor, key: str | None, method: str, path: str,
+                 fingerprint: str) -> None:
+        self.state, self.actor, self.key = state, actor, key
+        self.method, self.path, self.fingerprint = method, path, fingerprint
+
+    def _replay(self) -> Response | None:
+        if not self.key or self.actor.user_id is None:
+            return None
+        with self.state.factory() as session:
+            rec = session.scalars(select(IdempotencyRecord).where(
+                IdempotencyRecord.user_id == self.actor.user_id,
+                IdempotencyRecord.key == self.key)).first()
+        if rec is None:
+            return None
+        if rec.fingerprint != self.fingerprint:
+            raise Invalid("this Idempotency-Key was already used for a different request; "
+                          "use a new key for a new request", code="idempotency_key_reused")
+        return Response(rec.body, status_code=rec.status_code, media_type="application/json",
+                        headers={"Idempotent-Replayed": "true"})
+
+    def run(self, fn: Callable[[Ctx], BaseModel], status_code: int = 200,
+            headers: dict[str, str] | None = None) -> Response:
+        replay = self._replay()
+        if replay is not None:
+            return replay
+        with self.state.factory() as session:
+            begin_write(session)
+            ctx = Ctx(session=session, actor=self.actor, clock=self.state.clock,
+                      settings=self.state.settings)
+            try:
+                body = fn(ctx).model_dump_json()
+                if self.key and self.actor.user_id is not None:
+                    session.add(IdempotencyRecord(
+                        user_id=self.actor.user_id, key=self.key, method=self.method,
+                        path=self.path, fingerprint=self.fingerprint, status_code=status_code,
+                        body=body, created_at=self.state.clock.now()))
+                session.commit()
+            except StaleDataError:
+                session.rollback()
+                raise Conflict("the order was changed by another request at the same moment; "
+                               "reload it and try again", code="concurrent_change") from None
+            except IntegrityError:
+                session.rollback()
+                replay = self._replay()
+                if replay is not None:
+                    return replay
+                raise Conflict("the change conflicts with one made at the same moment; reload "
+                               "and try again", code="concurrent_change") from None
+            except BaseException:
+                session.rollback()
+                raise
+        return Response(body, status_code=status_code, media_type="application/json",
+                        headers=headers)
+
+
+async def writer(request: Request, state: AppState = Depends(get_state),
+                 actor: Actor = Depends(current_actor)) -> Writer:
+    key = request.headers.get("idempotency-key")
+    if key is not None and not 1 <= len(key) <= 255:
+        raise Invalid("Idempotency-Key must be 1 to 255 characters", code="bad_idempotency_key")
+    body = await request.body()
+    digest = hashlib.sha256()
+    for part in (request.method.encode(), request.url.path.encode(),
+                 request.url.query.encode(), body):
+        digest.update(part)
+        digest.update(b"\0")
+    return Writer(state, actor, key, request.method, request.url.path, digest.hexdigest())

@@ -1,0 +1,66 @@
+"""The FastAPI application: routers, problem+json errors, health."""
+
+from __future__ import annotations
+
+from fastapi import Depends, FastAPI
+from pydantic import BaseModel
+from sqlalchemy import text
+
+from ordertrail import __version__
+from ordertrail.api import problems
+from ordertrail.api.deps import AppState, _AuthCache, current_actor, get_state
+from ordertrail.config import Settings, get_settings
+from ordertrail.db import make_engine, make_sessionmaker
+from ordertrail.flow.endpoints import router as flow_router
+from ordertrail.flow.planner import Actor
+from ordertrail.kit.clock import Clock, SystemClock
+from ordertrail.order.endpoints import router as order_router
+
+DESCRIPTION = """
+ordertrail follows every order from creation to cash as one timeline.
+
+Authenticate with `Authorization: Bearer <api key>` (create one with
+`ordertrail apikey create --user NAME`). Errors are `application/problem+json` (RFC 9457).
+Send `Idempotency-Key: <unique value>` with any POST to make retries safe.
+"""
+
+
+class Me(BaseModel):
+    name: str
+    roles: list[str]
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
+               state: AppState | None = None) -> FastAPI:
+    """Build the app; pass ``state`` to share an engine (tests), else one is made."""
+    settings = settings or get_settings()
+    if state is None:
+        engine = make_engine(settings.database_url, echo=settings.sql_echo)
+        state = AppState(engine=engine, factory=make_sessionmaker(engine),
+                         clock=clock or SystemClock(), settings=settings)
+    app = FastAPI(title="ordertrail", version=__version__, description=DESCRIPTION,
+                  openapi_url="/openapi.json", docs_url="/docs", redoc_url=None)
+    app.state.ot = state
+    app.state.auth_cache = _AuthCache()
+    problems.install(app)
+    app.include_router(order_router)
+    app.include_router(flow_router)
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["ops"])
+    def readyz(st: AppState = Depends(get_state)) -> dict[str, str]:
+        """Readiness: the database answers."""
+        with st.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return {"status": "ok", "database": st.engine.dialect.name}
+
+    @app.get("/api/v1/me", tags=["auth"], response_model=Me)
+    def me(actor: Actor = Depends(current_actor)) -> Me:
+        """Who the API key belongs to, and their roles."""
+        return Me(name=actor.name, roles=sorted(actor.roles))
+
+    return app

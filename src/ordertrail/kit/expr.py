@@ -1,0 +1,118 @@
+"""A safe expression language for flow conditions, built on simpleeval (never Python eval).
+
+Expressions read like Python comparisons over an order's facts:
+``total >= 200000``, ``channel == "vip" or "urgent" in tags``, ``customer.province == "广东"``.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import simpleeval
+
+# The names a condition may use; values come from ``order_facts`` in the planner.
+ORDER_NAMES: dict[str, str] = {
+    "total": "order total (decimal)",
+    "subtotal": "sum of line amounts (decimal)",
+    "currency": "ISO currency code, e.g. CNY",
+    "channel": "sales channel, e.g. web, tmall, b2b",
+    "priority": "low, normal, high or urgent",
+    "line_count": "number of order lines",
+    "qty": "total quantity over all lines",
+    "tags": "list of tags",
+    "customer": "customer: name, phone, email, country, province, city",
+    "custom": "custom fields (mapping)",
+    "flow": "flow id",
+    "stage": "current stage id",
+    "external_source": "source system of the external reference",
+}
+
+_FUNCTIONS = {
+    "len": len,
+    "int": int,
+    "float": float,
+    "str": str,
+    "min": min,
+    "max": max,
+    "abs": abs,
+    "round": round,
+    "decimal": Decimal,
+}
+
+_SAMPLE: dict[str, Any] = {
+    "total": Decimal("100.00"),
+    "subtotal": Decimal("100.00"),
+    "currency": "CNY",
+    "channel": "web",
+    "priority": "normal",
+    "line_count": 1,
+    "qty": Decimal(1),
+    "tags": [],
+    "customer": {"name": "", "phone": "", "email": "", "country": "CN", "province": "",
+                 "city": ""},
+    "custom": {},
+    "flow": "retail",
+    "stage": "new",
+    "external_source": None,
+}
+
+
+class ExprError(ValueError):
+    """An expression that cannot be used: bad syntax, unknown names, forbidden features."""
+
+
+@dataclass(frozen=True)
+class Expr:
+    source: str
+    tree: ast.AST
+    names: tuple[str, ...]
+
+
+def _evaluator(names: Mapping[str, Any]) -> simpleeval.EvalWithCompoundTypes:
+    return simpleeval.EvalWithCompoundTypes(names=dict(names), functions=dict(_FUNCTIONS))
+
+
+def compile_expr(source: str, allowed: Mapping[str, Any] = ORDER_NAMES) -> Expr:
+    """Parse and check an expression; raise ExprError naming what is wrong."""
+    text = str(source).strip()
+    if not text:
+        raise ExprError("empty expression")
+    try:
+        module = ast.parse(text, mode="eval")
+    except SyntaxError as exc:
+        raise ExprError(f"syntax error at column {exc.offset}: {exc.msg}") from None
+    used: list[str] = []
+    bound: set[str] = set()
+    for node in ast.walk(module):
+        if isinstance(node, ast.comprehension):
+            bound.update(n.id for n in ast.walk(node.target) if isinstance(n, ast.Name))
+    for node in ast.walk(module):
+        if isinstance(node, ast.Name) and node.id not in bound:
+            if node.id in _FUNCTIONS:
+                continue
+            if node.id not in allowed:
+                known = ", ".join(sorted(allowed))
+                raise ExprError(f"unknown name {node.id!r} (known: {known})")
+            if node.id not in used:
+                used.append(node.id)
+    tree = module.body
+    try:
+        _evaluator(_SAMPLE).eval(text, previously_parsed=tree)
+    except (simpleeval.FeatureNotAvailable, simpleeval.FunctionNotDefined,
+            simpleeval.NameNotDefined, simpleeval.InvalidExpression) as exc:
+        raise ExprError(str(exc)) from None
+    except Exception:
+        pass
+    return Expr(source=text, tree=tree, names=tuple(used))
+
+
+def evaluate(expr: Expr, facts: Mapping[str, Any]) -> bool:
+    """Evaluate to a bool; an expression that fails on this order's data raises ExprError."""
+    try:
+        return bool(_evaluator(facts).eval(expr.source, previously_parsed=expr.tree))
+    except Exception as exc:
+        raise ExprError(f"{expr.source!r} could not be evaluated: {exc}") from None

@@ -1,0 +1,61 @@
+"""Order numbers from a pattern such as ``SO{date:%Y%m%d}-{seq:05d}``, unique under concurrency.
+
+The counter is bumped with one atomic upsert (``INSERT … ON CONFLICT DO UPDATE … RETURNING``)
+on a row per prefix, so concurrent creators never get the same number on either database.
+"""
+
+from __future__ import annotations
+
+import string
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from ordertrail.models import OrderNumberCounter
+
+_FORMATTER = string.Formatter()
+
+
+def check_pattern(pattern: str) -> None:
+    """Refuse patterns without exactly one {seq} field or with unknown fields."""
+    fields = [f for _lit, f, _spec, _conv in _FORMATTER.parse(pattern) if f is not None]
+    if fields.count("seq") != 1:
+        raise ValueError(f"order number pattern {pattern!r} needs exactly one {{seq}} field")
+    unknown = set(fields) - {"seq", "date"}
+    if unknown:
+        raise ValueError(f"order number pattern {pattern!r} has unknown fields {sorted(unknown)}")
+
+
+def split_pattern(pattern: str, now: datetime, tz: str) -> tuple[str, str, str]:
+    """(scope, prefix, seq format spec): the scope is the pattern rendered without {seq}."""
+    local = now.astimezone(ZoneInfo(tz))
+    before, after, spec, seen = [], [], "", False
+    for literal, field, fmt, _conv in _FORMATTER.parse(pattern):
+        (after if seen else before).append(literal)
+        if field == "date":
+            (after if seen else before).append(format(local, fmt or "%Y%m%d"))
+        elif field == "seq":
+            seen, spec = True, fmt or "d"
+    prefix, suffix = "".join(before), "".join(after)
+    return f"{prefix}\x1f{suffix}", prefix + "{seq:" + spec + "}" + suffix, spec
+
+
+def next_numbers(session: Session, pattern: str, now: datetime, tz: str, count: int = 1,
+                 ) -> list[str]:
+    """Reserve ``count`` consecutive order numbers in the caller's transaction."""
+    scope, template, _spec = split_pattern(pattern, now, tz)
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    table = OrderNumberCounter.__table__
+    stmt = (
+        insert(table)
+        .values(scope=scope, value=count)
+        .on_conflict_do_update(index_elements=["scope"],
+                               set_={"value": table.c.value + count})
+        .returning(table.c.value)
+    )
+    last = int(session.execute(stmt).scalar_one())
+    return [template.format(seq=n) for n in range(last - count + 1, last + 1)]

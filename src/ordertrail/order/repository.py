@@ -1,0 +1,154 @@
+"""Every query on orders, their visits, timeline and approvals."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, or_, select, tuple_
+from sqlalchemy.orm import Session, selectinload
+
+from ordertrail.errors import Invalid
+from ordertrail.models import Approval, Order, StageVisit, TimelineEntry
+
+
+def get_by_no(session: Session, order_no: str, *, for_update: bool = False,
+              with_lines: bool = False) -> Order | None:
+    stmt = select(Order).where(Order.order_no == order_no)
+    if with_lines:
+        stmt = stmt.options(selectinload(Order.lines))
+    if for_update:
+        stmt = stmt.with_for_update()
+    return session.scalars(stmt).first()
+
+
+def by_external(session: Session, source: str, ref: str) -> Order | None:
+    stmt = select(Order).where(Order.external_source == source, Order.external_ref == ref)
+    return session.scalars(stmt).first()
+
+
+def current_visit(session: Session, order_id: int) -> StageVisit | None:
+    stmt = (select(StageVisit).where(StageVisit.order_id == order_id,
+                                     StageVisit.exited_at.is_(None))
+            .order_by(StageVisit.id.desc()).limit(1))
+    return session.scalars(stmt).first()
+
+
+def votes(session: Session, visit_id: int) -> Sequence[Approval]:
+    stmt = select(Approval).where(Approval.visit_id == visit_id).order_by(Approval.id)
+    return session.scalars(stmt).all()
+
+
+def timeline(session: Session, order_id: int) -> Sequence[TimelineEntry]:
+    stmt = (select(TimelineEntry).where(TimelineEntry.order_id == order_id)
+            .order_by(TimelineEntry.at, TimelineEntry.id))
+    return session.scalars(stmt).all()
+
+
+def visits(session: Session, order_id: int) -> Sequence[StageVisit]:
+    stmt = (select(StageVisit).where(StageVisit.order_id == order_id)
+            .order_by(StageVisit.entered_at, StageVisit.id))
+    return session.scalars(stmt).all()
+
+
+# Listing ------------------------------------------------------------------------------
+
+SORTS = {
+    "created_at": Order.created_at,
+    "stage_entered_at": Order.stage_entered_at,
+    "order_no": Order.order_no,
+}
+
+
+@dataclass
+class OrderFilter:
+    stage: list[str] = field(default_factory=list)
+    flow: str | None = None
+    status: str | None = None
+    customer: str | None = None
+    priority: str | None = None
+    channel: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    promised_from: datetime | None = None
+    promised_to: datetime | None = None
+    q: str | None = None
+
+
+def _encode_cursor(value: Any, row_id: int) -> str:
+    raw = value.isoformat() if isinstance(value, datetime) else value
+    return base64.urlsafe_b64encode(json.dumps([raw, row_id]).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, sort_col: str) -> tuple[Any, int]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        raw, row_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        value = datetime.fromisoformat(raw) if sort_col != "order_no" else str(raw)
+        return value, int(row_id)
+    except (ValueError, TypeError, json.JSONDecodeError) as exc:
+        raise Invalid("cursor is not valid: pass back the next_cursor of a previous page",
+                      code="bad_cursor") from exc
+
+
+def list_query(flt: OrderFilter, sort: str, cursor: str | None, limit: int) -> Select[tuple[Order]]:
+    """A keyset-paginated query; every filter combination is served by an index."""
+    desc = sort.startswith("-")
+    name = sort.lstrip("-")
+    if name not in SORTS:
+        raise Invalid(f"sort must be one of {', '.join(sorted(SORTS))} (prefix - for "
+                      "descending)", code="bad_sort", field="sort")
+    col = SORTS[name]
+    stmt = select(Order)
+    if flt.stage:
+        stmt = stmt.where(Order.stage.in_(flt.stage) if len(flt.stage) > 1
+                          else Order.stage == flt.stage[0])
+    if flt.flow:
+        stmt = stmt.where(Order.flow_id == flt.flow)
+    if flt.status:
+        stmt = stmt.where(Order.status == flt.status)
+    if flt.priority:
+        stmt = stmt.where(Order.priority == flt.priority)
+    if flt.channel:
+        stmt = stmt.where(Order.channel == flt.channel)
+    if flt.customer:
+        stmt = stmt.where(or_(Order.customer_name == flt.customer,
+                              Order.customer_phone == flt.customer,
+                              Order.customer_email == flt.customer))
+    if flt.created_from:
+        stmt = stmt.where(Order.created_at >= flt.created_from)
+    if flt.created_to:
+        stmt = stmt.where(Order.created_at < flt.created_to)
+    if flt.promised_from:
+        stmt = stmt.where(Order.promised_at >= flt.promised_from)
+    if flt.promised_to:
+        stmt = stmt.where(Order.promised_at < flt.promised_to)
+    if flt.q:
+        term = flt.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        stmt = stmt.where(or_(
+            Order.order_no.like(f"{term}%", escape="\\"),
+            Order.external_ref == flt.q,
+            Order.customer_phone == flt.q,
+            Order.customer_name.like(f"%{term}%", escape="\\"),
+        ))
+    if cursor:
+        value, row_id = _decode_cursor(cursor, name)
+        key = tuple_(col, Order.id)
+        stmt = stmt.where(key < (value, row_id) if desc else key > (value, row_id))
+    order = (col.desc(), Order.id.desc()) if desc else (col.asc(), Order.id.asc())
+    return stmt.order_by(*order).limit(limit + 1)
+
+
+def list_orders(session: Session, flt: OrderFilter, sort: str = "-created_at",
+                cursor: str | None = None, limit: int = 50) -> tuple[list[Order], str | None]:
+    rows = list(session.scalars(list_query(flt, sort, cursor, limit)).all())
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        next_cursor = _encode_cursor(getattr(last, sort.lstrip("-")), last.id)
+    return rows, next_cursor
