@@ -23,7 +23,6 @@ from ordertrail.order.schemas import (
     TransitionOptions,
 )
 
-
 CENT = Decimal("0.01")
 
 

@@ -130,7 +130,8 @@ def create_order(ctx: Ctx, data: OrderCreate) -> Order:
         customer_address=c.address, currency=data.currency,
         shipping_fee=data.shipping_fee.quantize(CENT), discount=data.discount.quantize(CENT),
         channel=data.channel, priority=data.priority.value,
-        promised_at=ensure_utc(data.promised_at) if data.promised_at else None, external_source=source, external_ref=data.external_ref,
+        promised_at=ensure_utc(data.promised_at) if data.promised_at else None,
+        external_source=source, external_ref=data.external_ref,
         tags=list(dict.fromkeys(data.tags)), custom=data.custom, created_at=now, updated_at=now,
         created_by=ctx.actor.user_id,
     )
