@@ -179,7 +179,7 @@ def state_of(ctx: Ctx, order: Order, flow: FlowDef,
 
 def act(ctx: Ctx, order_no: str, request: planner.Request) -> Order:
     """Carry out a transition, approval, hold, resume, cancel or trigger, or refuse it."""
-    order = get_order(ctx, order_no, with_lines=False, for_update=True)
+    order = get_order(ctx, order_no, with_lines=True, for_update=True)
     _version, flow = flow_of(ctx, order)
     visit = repo.current_visit(ctx.session, order.id)
     outcome = planner.plan(flow, state_of(ctx, order, flow, visit), ctx.actor, request)
