@@ -11,11 +11,16 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -32,6 +37,7 @@ from ordertrail.kit.clock import FrozenClock
 from ordertrail.models import Base
 
 BACKEND = os.environ.get("ORDERTRAIL_TEST_DB", "sqlite")
+T = TypeVar("T")
 START = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)  # a Friday, 10:00 in Shanghai
 
 
@@ -190,3 +196,75 @@ def order_body(flow: str = "make_to_order", **overrides: object) -> dict[str, ob
     }
     body.update(overrides)
     return body
+
+
+# Real commits, threads, and databases for subprocesses (API, CLI and end-to-end tests) ----
+
+
+@pytest.fixture
+def live_app(committing: sessionmaker[Session], engine: Engine, clock: FrozenClock,
+             settings: Settings) -> FastAPI:
+    """The app over real transactions: every request has its own database connection."""
+    return create_app(settings, state=AppState(engine=engine, factory=committing, clock=clock,
+                                               settings=settings))
+
+
+@pytest.fixture
+def live_people(committing: sessionmaker[Session], clock: FrozenClock) -> People:
+    """The PEOPLE users and keys, committed (for ``live_app``)."""
+    return make_people(committing, clock)
+
+
+def run_together(count: int, fn: Callable[[int], T]) -> list[T]:
+    """Call ``fn(0) … fn(count - 1)`` in threads released at the same moment by a barrier."""
+    barrier = threading.Barrier(count)
+    results: list[Any] = [None] * count
+    errors: list[BaseException] = []
+
+    def worker(i: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+            results[i] = fn(i)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    if errors:
+        raise errors[0]
+    assert not any(t.is_alive() for t in threads), "a thread did not finish"
+    return results
+
+
+@contextmanager
+def fresh_database(directory: Path) -> Iterator[str]:
+    """The URL of a new, empty database for a subprocess: a SQLite file in ``directory``, or
+    a PostgreSQL schema (dropped afterwards) when the suite runs on PostgreSQL."""
+    if BACKEND != "postgres":
+        yield f"sqlite:///{directory / 'ordertrail.db'}"
+        return
+    url = _pg_url()
+    schema = f"ot_proc_{secrets.token_hex(4)}"
+    admin = make_engine(url, pool_size=1, max_overflow=0)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        sep = "&" if "?" in url else "?"
+        yield f"{url}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+def row_counts(session: Session) -> dict[str, int]:
+    """How many orders, timeline rows, outbox events and idempotency records exist."""
+    from sqlalchemy import func, select
+
+    from ordertrail.models import IdempotencyRecord, Order, OutboxEvent, TimelineEntry
+
+    return {model.__tablename__: session.scalar(select(func.count()).select_from(model)) or 0
+            for model in (Order, TimelineEntry, OutboxEvent, IdempotencyRecord)}

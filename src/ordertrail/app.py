@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import Depends, FastAPI
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel
 from sqlalchemy import text
 
@@ -39,8 +40,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         engine = make_engine(settings.database_url, echo=settings.sql_echo)
         state = AppState(engine=engine, factory=make_sessionmaker(engine),
                          clock=clock or SystemClock(), settings=settings)
-    app = FastAPI(title="ordertrail", version=__version__, description=DESCRIPTION,
-                  openapi_url="/openapi.json", docs_url="/docs", redoc_url=None)
+    # Swagger UI assets ship inside the fastapi-offline wheel: /docs works on closed intranets.
+    app = FastAPIOffline(title="ordertrail", version=__version__, description=DESCRIPTION,
+                         openapi_url="/openapi.json", docs_url="/docs", redoc_url=None)
     app.state.ot = state
     app.state.auth_cache = _AuthCache()
     problems.install(app)

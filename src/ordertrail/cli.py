@@ -386,13 +386,23 @@ def demo(
 @app.command("bench")
 def bench(
     orders: Annotated[int, typer.Option(help="orders stored for the read figures")] = 1_000_000,
-    quick: Annotated[bool, typer.Option(help="small sizes, for a smoke run")] = False,
+    quick: Annotated[bool, typer.Option(help="small sizes, for a smoke run or CI")] = False,
+    postgres_url: Annotated[str | None, typer.Option(
+        envvar="ORDERTRAIL_BENCH_POSTGRES_URL",
+        help="also measure on PostgreSQL (scratch schemas, dropped afterwards; the large read "
+             "dataset is kept in schema ot_bench_data_<orders>)")] = None,
+    data_dir: Annotated[Path | None, typer.Option(
+        help="where the large SQLite read dataset is cached (default bench/.data)")] = None,
+    figure: Annotated[list[str] | None, typer.Option(
+        help="only these figure groups: create, http, read; repeat")] = None,
+    sqlite: Annotated[bool, typer.Option(help="measure on SQLite")] = True,
 ) -> None:
-    """Measure the speed figures; prints one JSON line per figure."""
-    from ordertrail.benchmarks.run import run_all
+    """Measure the speed figures; prints one JSON line per figure (progress on stderr)."""
+    from ordertrail.benchmarks.run import FIGURES, run_all
 
     with friendly_errors():
-        run_all(get_settings(), orders=orders, quick=quick)
+        run_all(get_settings(), orders=orders, quick=quick, postgres_url=postgres_url,
+                data_dir=data_dir, figures=tuple(figure or FIGURES), sqlite=sqlite)
 
 
 def main() -> None:

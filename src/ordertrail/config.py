@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -27,6 +28,25 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     sql_echo: bool = False
+
+    @field_validator("order_number_pattern")
+    @classmethod
+    def _pattern_renders(cls, value: str) -> str:
+        # A bad pattern is refused at startup, not at the first order it fails to number.
+        from ordertrail.order.numbering import check_pattern
+
+        check_pattern(value)
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name such as "
+                             "Asia/Shanghai") from None
+        return value
 
 
 @lru_cache

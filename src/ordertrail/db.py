@@ -49,6 +49,7 @@ def _tune_sqlite(engine: Engine) -> None:
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
         cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA mmap_size=268435456")
         cur.close()
 
     @event.listens_for(engine, "begin")

@@ -78,6 +78,9 @@ def install(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"There is no endpoint at {request.url.path}."
+        elif exc.status_code == 405 and detail == "Method Not Allowed":
+            allowed = (exc.headers or {}).get("Allow") or "other methods"
+            detail = f"{request.url.path} does not accept {request.method}; it accepts {allowed}."
         response = problem(exc.status_code, titles.get(exc.status_code, "Error"), detail,
                            {404: "not_found", 405: "method_not_allowed"}.get(
                                exc.status_code, "http_error"), request.url.path)

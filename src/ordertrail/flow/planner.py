@@ -172,9 +172,18 @@ def _facts_text(expr: Expr, facts: Mapping[str, Any]) -> str:
 
 
 def applicable_levels(stage: Stage, facts: Mapping[str, Any]) -> list[ApprovalLevel]:
-    """The approval levels that apply to this order (conditional levels may drop out)."""
+    """The approval levels that apply to this order (conditional levels may drop out).
+
+    A level whose condition cannot be evaluated for this order applies: a data error must
+    never let an order skip an approval.
+    """
     assert stage.approval is not None
-    return [lv for lv in stage.approval.levels if _condition(lv.when, facts)[0]]
+    applies = []
+    for level in stage.approval.levels:
+        ok, error = _condition(level.when, facts)
+        if ok or error is not None:
+            applies.append(level)
+    return applies
 
 
 def pending_level(stage: Stage, state: OrderState) -> tuple[int, int, ApprovalLevel | None]:

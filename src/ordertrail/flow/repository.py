@@ -16,6 +16,12 @@ def latest(session: Session, flow_id: str) -> FlowVersion | None:
     return session.scalars(stmt).first()
 
 
+def latest_id(session: Session, flow_id: str) -> int | None:
+    stmt = (select(FlowVersion.id).where(FlowVersion.flow_id == flow_id)
+            .order_by(FlowVersion.version.desc()).limit(1))
+    return session.scalar(stmt)
+
+
 def by_version(session: Session, flow_id: str, version: int) -> FlowVersion | None:
     stmt = select(FlowVersion).where(FlowVersion.flow_id == flow_id,
                                      FlowVersion.version == version)

@@ -83,6 +83,15 @@ def get_version(session: Session, flow_id: str, version: int | None = None) -> F
     return row
 
 
+def latest_definition(session: Session, flow_id: str) -> tuple[FlowVersion, FlowDef]:
+    """The latest version of a flow and its FlowDef (one small query; parsing is cached)."""
+    version_id = repo.latest_id(session, flow_id)
+    if version_id is None:
+        get_version(session, flow_id)  # raises NotFound naming the known flows
+    assert version_id is not None
+    return definition_by_id(session, version_id)
+
+
 def definition_of(session: Session, row: FlowVersion) -> FlowDef:
     """The FlowDef of a stored version."""
     cache = _engine_cache(session)

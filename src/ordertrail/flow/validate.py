@@ -292,7 +292,6 @@ class _Checker:
         if not isinstance(tr, dict):
             self.add(path, "each transition must be a mapping with 'from' and 'to'")
             return
-        self.unknown_keys(tr, TRANSITION_KEYS, path)
         froms = tr.get("from")
         to = tr.get("to")
         from_list = [froms] if isinstance(froms, str) else froms
@@ -300,6 +299,7 @@ class _Checker:
             self.add(path, "transition needs 'from': a stage id or a list of stage ids")
             from_list = []
         owner = from_list[0] if from_list and isinstance(from_list[0], str) else None
+        self.unknown_keys(tr, TRANSITION_KEYS, path, owner)
         if to is None:
             self.add(path, "transition needs 'to'", owner)
         elif to not in ids:

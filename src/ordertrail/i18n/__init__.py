@@ -65,8 +65,13 @@ def _param(value: Any, lang: str) -> str:
 def render(msg: Msg, lang: str = "en") -> str:
     """Translate and fill in a message."""
     template = _catalog(lang).get(msg.text, msg.text)
+    if not msg.params:
+        return template  # plain text: braces in it (JSON examples, user input) are literal
     params = {k: _param(v, lang) for k, v in msg.params.items()}
     try:
         return template.format(**params)
     except (KeyError, IndexError, ValueError):
-        return msg.text.format(**{k: _param(v, "en") for k, v in msg.params.items()})
+        try:
+            return msg.text.format(**{k: _param(v, "en") for k, v in msg.params.items()})
+        except (KeyError, IndexError, ValueError):
+            return msg.text

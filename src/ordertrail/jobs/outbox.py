@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from ordertrail.models import OutboxEvent
@@ -17,3 +19,14 @@ def emit(session: Session, name: str, aggregate: str, aggregate_id: str,
                         payload=payload, created_at=at, available_at=at, attempts=0)
     session.add(event)
     return event
+
+
+def emit_many(session: Session, events: Iterable[tuple[str, str, str, dict[str, Any]]],
+              at: datetime) -> None:
+    """Add many events (name, aggregate, aggregate_id, payload) with one bulk insert."""
+    rows = [{"name": name, "aggregate": aggregate, "aggregate_id": aggregate_id,
+             "payload": payload, "created_at": at, "available_at": at, "processed_at": None,
+             "attempts": 0, "last_error": None}
+            for name, aggregate, aggregate_id, payload in events]
+    if rows:
+        session.execute(insert(OutboxEvent.__table__), rows)

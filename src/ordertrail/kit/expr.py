@@ -43,6 +43,14 @@ _FUNCTIONS = {
     "decimal": Decimal,
 }
 
+
+class _AnyField(dict[str, Any]):
+    """Sample custom fields: every name exists, since each company defines its own."""
+
+    def __missing__(self, key: str) -> None:
+        return None
+
+
 _SAMPLE: dict[str, Any] = {
     "total": Decimal("100.00"),
     "subtotal": Decimal("100.00"),
@@ -54,7 +62,7 @@ _SAMPLE: dict[str, Any] = {
     "tags": [],
     "customer": {"name": "", "phone": "", "email": "", "country": "CN", "province": "",
                  "city": ""},
-    "custom": {},
+    "custom": _AnyField(),
     "flow": "retail",
     "stage": "new",
     "external_source": None,
@@ -74,6 +82,19 @@ class Expr:
 
 def _evaluator(names: Mapping[str, Any]) -> simpleeval.EvalWithCompoundTypes:
     return simpleeval.EvalWithCompoundTypes(names=dict(names), functions=dict(_FUNCTIONS))
+
+
+def _check_features(module: ast.AST) -> None:
+    """Refuse forbidden features statically: the sample run skips e.g. comprehension bodies."""
+    supported = _evaluator({}).nodes
+    for node in ast.walk(module):
+        if isinstance(node, ast.expr) and type(node) not in supported:
+            raise ExprError(f"{type(node).__name__} is not available in conditions")
+        if isinstance(node, ast.Attribute) and (
+            node.attr.startswith(tuple(simpleeval.DISALLOW_PREFIXES))
+            or node.attr in simpleeval.DISALLOW_METHODS
+        ):
+            raise ExprError(f"access to attribute {node.attr!r} is not allowed")
 
 
 def compile_expr(source: str, allowed: Mapping[str, Any] = ORDER_NAMES) -> Expr:
@@ -99,6 +120,7 @@ def compile_expr(source: str, allowed: Mapping[str, Any] = ORDER_NAMES) -> Expr:
                 raise ExprError(f"unknown name {node.id!r} (known: {known})")
             if node.id not in used:
                 used.append(node.id)
+    _check_features(module)
     tree = module.body
     try:
         _evaluator(_SAMPLE).eval(text, previously_parsed=tree)

@@ -7,26 +7,37 @@ on a row per prefix, so concurrent creators never get the same number on either 
 from __future__ import annotations
 
 import string
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from ordertrail.models import OrderNumberCounter
+from ordertrail.models import Order, OrderNumberCounter
 
 _FORMATTER = string.Formatter()
 
 
 def check_pattern(pattern: str) -> None:
-    """Refuse patterns without exactly one {seq} field or with unknown fields."""
+    """Refuse patterns without exactly one {seq} field, with unknown fields, or that cannot
+    render a number fitting the order number column."""
     fields = [f for _lit, f, _spec, _conv in _FORMATTER.parse(pattern) if f is not None]
     if fields.count("seq") != 1:
         raise ValueError(f"order number pattern {pattern!r} needs exactly one {{seq}} field")
     unknown = set(fields) - {"seq", "date"}
     if unknown:
         raise ValueError(f"order number pattern {pattern!r} has unknown fields {sorted(unknown)}")
+    # Found now rather than when the first order is created (and fails).
+    try:
+        sample = split_pattern(pattern, datetime(2026, 12, 31, tzinfo=UTC), "UTC")[1].format(
+            seq=99_999_999)
+    except ValueError as exc:
+        raise ValueError(f"order number pattern {pattern!r} cannot be rendered: {exc}") from None
+    limit = Order.__table__.c.order_no.type.length
+    if len(sample) > limit:
+        raise ValueError(f"order number pattern {pattern!r} renders numbers such as "
+                         f"{sample!r}, longer than {limit} characters")
 
 
 def split_pattern(pattern: str, now: datetime, tz: str) -> tuple[str, str, str]:

@@ -31,6 +31,12 @@ def by_external(session: Session, source: str, ref: str) -> Order | None:
     return session.scalars(stmt).first()
 
 
+def by_external_refs(session: Session, pairs: Sequence[tuple[str, str]]) -> Order | None:
+    """The first order holding any of these (source, external_ref) pairs."""
+    stmt = select(Order).where(tuple_(Order.external_source, Order.external_ref).in_(pairs))
+    return session.scalars(stmt.limit(1)).first()
+
+
 def current_visit(session: Session, order_id: int) -> StageVisit | None:
     stmt = (select(StageVisit).where(StageVisit.order_id == order_id,
                                      StageVisit.exited_at.is_(None))
@@ -89,6 +95,12 @@ def _decode_cursor(cursor: str, sort_col: str) -> tuple[Any, int]:
         padded = cursor + "=" * (-len(cursor) % 4)
         raw, row_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
         value = datetime.fromisoformat(raw) if sort_col != "order_no" else str(raw)
+        # A hand-made cursor must not reach the database as a naive time or an id no
+        # column can hold (both would fail there, as a 500).
+        if isinstance(value, datetime) and value.utcoffset() is None:
+            raise ValueError("naive time in cursor")
+        if not 0 <= int(row_id) < 2**63:
+            raise ValueError("id out of range in cursor")
         return value, int(row_id)
     except (ValueError, TypeError, json.JSONDecodeError) as exc:
         raise Invalid("cursor is not valid: pass back the next_cursor of a previous page",
@@ -98,7 +110,7 @@ def _decode_cursor(cursor: str, sort_col: str) -> tuple[Any, int]:
 def list_query(flt: OrderFilter, sort: str, cursor: str | None, limit: int) -> Select[tuple[Order]]:
     """A keyset-paginated query; every filter combination is served by an index."""
     desc = sort.startswith("-")
-    name = sort.lstrip("-")
+    name = sort[1:] if desc else sort
     if name not in SORTS:
         raise Invalid(f"sort must be one of {', '.join(sorted(SORTS))} (prefix - for "
                       "descending)", code="bad_sort", field="sort")

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from ordertrail.context import Ctx
-from ordertrail.errors import Conflict, Forbidden, NotFound, TransitionNotAllowed
+from ordertrail.errors import Conflict, Forbidden, Invalid, NotFound, TransitionNotAllowed
 from ordertrail.flow import planner
 from ordertrail.flow import service as flows
 from ordertrail.flow.definition import FlowDef, StageKind
 from ordertrail.i18n import Msg
-from ordertrail.jobs.outbox import emit
+from ordertrail.jobs.outbox import emit, emit_many
 from ordertrail.kit.clock import ensure_utc
 from ordertrail.models import Approval, Order, OrderLine, StageVisit, TimelineEntry
 from ordertrail.order import repository as repo
@@ -23,6 +26,7 @@ from ordertrail.order.schemas import LineIn, OrderCreate, OrderUpdate
 
 EDIT_ROLES = ("sales", "service", "manager")
 CENT = Decimal("0.01")
+MAX_AMOUNT = Decimal("9999999999999999.99")  # NUMERIC(18, 2)
 
 
 def facts(order: Order) -> dict[str, Any]:
@@ -48,7 +52,8 @@ def facts(order: Order) -> dict[str, Any]:
     }
 
 
-def _lines(order: Order, lines: list[LineIn]) -> None:
+def _line_values(lines: Sequence[LineIn]) -> tuple[list[dict[str, Any]], Decimal, Decimal]:
+    """Line rows with their amounts, the subtotal and the total quantity."""
     rows = []
     subtotal = Decimal(0)
     qty = Decimal(0)
@@ -56,22 +61,35 @@ def _lines(order: Order, lines: list[LineIn]) -> None:
         amount = (line.qty * line.unit_price).quantize(CENT)
         subtotal += amount
         qty += line.qty
-        rows.append(OrderLine(line_no=n, sku=line.sku, name=line.name, qty=line.qty,
-                              unit_price=line.unit_price, amount=amount))
-    order.lines = rows
-    order.subtotal = subtotal
+        rows.append({"line_no": n, "sku": line.sku, "name": line.name, "qty": line.qty,
+                     "unit_price": line.unit_price, "amount": amount})
+    return rows, subtotal, qty
+
+
+def _lines(order: Order, lines: Sequence[LineIn]) -> None:
+    rows, order.subtotal, order.total_qty = _line_values(lines)
+    order.lines = [OrderLine(**row) for row in rows]
     order.line_count = len(rows)
-    order.total_qty = qty
+
+
+def _grand_total(subtotal: Decimal, shipping_fee: Decimal, discount: Decimal) -> Decimal:
+    gross = subtotal + shipping_fee
+    if gross > MAX_AMOUNT:
+        # Amount columns are NUMERIC(18, 2); a larger value is a database error, not a 500.
+        raise Invalid(Msg("The order amounts are too large: {amount} is more than the largest "
+                          "amount ordertrail stores ({limit}).",
+                          {"amount": gross, "limit": MAX_AMOUNT}),
+                      code="amount_too_large", field="lines")
+    total = gross - discount
+    if total < 0:
+        raise Conflict(Msg("The discount {discount} is larger than subtotal plus shipping "
+                           "{gross}.", {"discount": discount, "gross": subtotal + shipping_fee}),
+                       code="negative_total", field="discount")
+    return total.quantize(CENT)
 
 
 def _total(order: Order) -> None:
-    total = order.subtotal + order.shipping_fee - order.discount
-    if total < 0:
-        raise Conflict(Msg("The discount {discount} is larger than subtotal plus shipping "
-                           "{gross}.", {"discount": order.discount,
-                                        "gross": order.subtotal + order.shipping_fee}),
-                       code="negative_total", field="discount")
-    order.total = total.quantize(CENT)
+    order.total = _grand_total(order.subtotal, order.shipping_fee, order.discount)
 
 
 def _timeline(ctx: Ctx, order: Order, now: datetime, kind: str, role: str | None, *,
@@ -86,9 +104,9 @@ def _timeline(ctx: Ctx, order: Order, now: datetime, kind: str, role: str | None
 def _open_visit(ctx: Ctx, order: Order, flow: FlowDef, stage_id: str, now: datetime,
                 ) -> StageVisit:
     stage = flow.stage(stage_id)
-    sla = stage.sla if stage.sla is None or isinstance(stage.sla, str) else str(stage.sla)
     visit = StageVisit(order_id=order.id, stage=stage_id, entered_at=now,
-                       responsible_role=stage.responsible, sla_target=sla, held_seconds=0)
+                       responsible_role=stage.responsible, sla_target=_sla_text(stage.sla),
+                       held_seconds=0)
     ctx.session.add(visit)
     return visit
 
@@ -106,50 +124,106 @@ def _require_role(ctx: Ctx, allowed: tuple[str, ...], what: Msg) -> str:
 
 def create_order(ctx: Ctx, data: OrderCreate) -> Order:
     """Create an order at its flow's initial stage, with its first timeline row and event."""
-    session, now = ctx.session, ctx.clock.now()
-    row = flows.get_version(session, data.flow)
-    flow = flows.definition_of(session, row)
-    role = _require_role(ctx, flow.create_roles, Msg("create orders in flow {flow}",
-                                                     {"flow": flow.id}))
-    source = data.external_source or ("api" if data.external_ref else None)
-    if data.external_ref:
-        existing = repo.by_external(session, source or "api", data.external_ref)
-        if existing is not None:
-            raise Conflict(Msg("Order {order_no} already has external reference {ref} from "
-                               "{source}.", {"order_no": existing.order_no,
-                                             "ref": data.external_ref, "source": source}),
-                           code="duplicate_external_ref", order_no=existing.order_no)
-    order_no = next_numbers(session, ctx.settings.order_number_pattern, now,
-                            ctx.settings.timezone)[0]
-    c = data.customer
-    order = Order(
-        order_no=order_no, flow_version_id=row.id, flow_id=flow.id, stage=flow.initial,
-        status="active", stage_entered_at=now, held_at=None,
-        customer_name=c.name, customer_phone=c.phone, customer_email=c.email,
-        customer_country=c.country, customer_province=c.province, customer_city=c.city,
-        customer_address=c.address, currency=data.currency,
-        shipping_fee=data.shipping_fee.quantize(CENT), discount=data.discount.quantize(CENT),
-        channel=data.channel, priority=data.priority.value,
-        promised_at=ensure_utc(data.promised_at) if data.promised_at else None,
-        external_source=source, external_ref=data.external_ref,
-        tags=list(dict.fromkeys(data.tags)), custom=data.custom, created_at=now, updated_at=now,
-        created_by=ctx.actor.user_id,
-    )
-    _lines(order, data.lines)
-    _total(order)
-    session.add(order)
+    return get_order(ctx, create_orders(ctx, [data])[0])
+
+
+def create_orders(ctx: Ctx, batch: Sequence[OrderCreate]) -> list[str]:
+    """Create orders in the caller's transaction; returns their numbers (imports, demo, API).
+
+    Flows are resolved once per flow id, numbers reserved with one upsert, and every table is
+    written with one bulk insert, so a batch costs a handful of statements.
+    """
+    session, now, actor = ctx.session, ctx.clock.now(), ctx.actor
+    resolved: dict[str, tuple[int, int, FlowDef, str]] = {}
+    for data in batch:
+        if data.flow not in resolved:
+            row, flow = flows.latest_definition(session, data.flow)
+            role = _require_role(ctx, flow.create_roles, Msg("create orders in flow {flow}",
+                                                             {"flow": flow.id}))
+            resolved[data.flow] = (row.id, row.version, flow, role)
+    _check_external_refs(session, batch)
+    numbers = next_numbers(session, ctx.settings.order_number_pattern, now,
+                           ctx.settings.timezone, len(batch))
+    orders, lines = [], []
+    for data, order_no in zip(batch, numbers, strict=True):
+        version_id, _version, flow, _role = resolved[data.flow]
+        c = data.customer
+        line_rows, subtotal, qty = _line_values(data.lines)
+        shipping, discount = data.shipping_fee.quantize(CENT), data.discount.quantize(CENT)
+        lines.append(line_rows)
+        orders.append({
+            "order_no": order_no, "flow_version_id": version_id, "flow_id": flow.id,
+            "stage": flow.initial, "status": "active", "stage_entered_at": now, "held_at": None,
+            "customer_name": c.name, "customer_phone": c.phone, "customer_email": c.email,
+            "customer_country": c.country, "customer_province": c.province,
+            "customer_city": c.city, "customer_address": c.address, "currency": data.currency,
+            "subtotal": subtotal, "shipping_fee": shipping, "discount": discount,
+            "total": _grand_total(subtotal, shipping, discount), "line_count": len(line_rows),
+            "total_qty": qty, "channel": data.channel, "priority": data.priority.value,
+            "promised_at": ensure_utc(data.promised_at) if data.promised_at else None,
+            "external_source": _source(data), "external_ref": data.external_ref,
+            "tags": list(dict.fromkeys(data.tags)), "custom": data.custom, "created_at": now,
+            "updated_at": now, "created_by": actor.user_id, "row_version": 1,
+        })
+    table = Order.__table__
     try:
-        session.flush()
+        ids = session.execute(
+            insert(table).returning(table.c.id, sort_by_parameter_order=True), orders
+        ).scalars().all()
     except IntegrityError as exc:
-        raise Conflict("an order with this external reference was created at the same moment",
-                       code="duplicate_external_ref") from exc
-    _open_visit(ctx, order, flow, flow.initial, now)
-    _timeline(ctx, order, now, "created", role, to_stage=flow.initial, note=data.note,
-              data={"flow_version": row.version})
-    emit(session, "order.created", "order", order.order_no,
-         {"order_no": order.order_no, "flow": flow.id, "stage": flow.initial,
-          "total": str(order.total), "currency": order.currency, "actor": ctx.actor.name}, now)
-    return order
+        raise Conflict("an order with one of these external references was created at the "
+                       "same moment", code="duplicate_external_ref") from exc
+    session.execute(insert(OrderLine.__table__),
+                    [{**ln, "order_id": oid} for oid, rows in zip(ids, lines, strict=True)
+                     for ln in rows])
+    visits, rows, events = [], [], []
+    for data, oid, values in zip(batch, ids, orders, strict=True):
+        _version_id, version, flow, role = resolved[data.flow]
+        stage = flow.stage(flow.initial)
+        visits.append({"order_id": oid, "stage": stage.id, "entered_at": now,
+                       "exited_at": None, "responsible_role": stage.responsible,
+                       "responsible_user_id": None, "sla_target": _sla_text(stage.sla),
+                       "held_seconds": 0, "exit_reason": None})
+        rows.append({"order_id": oid, "at": now, "kind": "created",
+                     "actor_id": actor.user_id, "actor": actor.name, "role": role,
+                     "from_stage": None, "to_stage": stage.id, "note": data.note,
+                     "source": actor.source, "data": {"flow_version": version}})
+        events.append(("order.created", "order", values["order_no"], {
+            "order_no": values["order_no"], "flow": flow.id, "stage": stage.id,
+            "total": str(values["total"]), "currency": values["currency"],
+            "actor": actor.name}))
+    session.execute(insert(StageVisit.__table__), visits)
+    session.execute(insert(TimelineEntry.__table__), rows)
+    emit_many(session, events, now)
+    return numbers
+
+
+def _source(data: OrderCreate) -> str | None:
+    return data.external_source or ("api" if data.external_ref else None)
+
+
+def _sla_text(sla: Any) -> str | None:
+    return sla if sla is None or isinstance(sla, str) else str(sla)
+
+
+def _check_external_refs(session: Session, batch: Sequence[OrderCreate]) -> None:
+    """Refuse external references that exist already or repeat within the batch."""
+    pairs = [(_source(d) or "api", d.external_ref) for d in batch if d.external_ref]
+    if not pairs:
+        return
+    seen: set[tuple[str, str]] = set()
+    for source, ref in pairs:
+        if (source, ref) in seen:
+            raise Conflict(Msg("External reference {ref} from {source} appears twice.",
+                               {"ref": ref, "source": source}), code="duplicate_external_ref")
+        seen.add((source, ref))
+    existing = repo.by_external_refs(session, pairs)
+    if existing is not None:
+        raise Conflict(Msg("Order {order_no} already has external reference {ref} from "
+                           "{source}.", {"order_no": existing.order_no,
+                                         "ref": existing.external_ref,
+                                         "source": existing.external_source}),
+                       code="duplicate_external_ref", order_no=existing.order_no)
 
 
 def get_order(ctx: Ctx, order_no: str, *, with_lines: bool = True,
@@ -187,6 +261,9 @@ def act(ctx: Ctx, order_no: str, request: planner.Request) -> Order:
         raise TransitionNotAllowed(outcome.message, status=outcome.status, code=outcome.code,
                                    current_stage=outcome.current_stage or order.stage)
     _apply(ctx, order, flow, visit, outcome, request)
+    # Sessions do not autoflush: flush so that reads in this transaction (the response's
+    # approval status, the current visit) see the vote and the visits just written.
+    ctx.session.flush()
     return order
 
 
@@ -248,9 +325,14 @@ def update_order(ctx: Ctx, order_no: str, data: OrderUpdate) -> Order:
                                "{current}.", {"stage": flow.stage(flow.initial).name,
                                               "current": flow.stage(order.stage).name}),
                            code="lines_locked", field="lines")
-        before = [(ln.sku, str(ln.qty), str(ln.unit_price)) for ln in order.lines]
+        # Decimals compare by value (a stored 2.000 equals a sent 2).
+        before = [(ln.sku, ln.name, ln.qty, ln.unit_price) for ln in order.lines]
+        # Delete the old lines before inserting the new ones: (order_id, line_no) is unique
+        # and a flush inserts before it deletes.
+        order.lines = []
+        ctx.session.flush()
         _lines(order, data.lines)
-        after = [(ln.sku, str(ln.qty), str(ln.unit_price)) for ln in order.lines]
+        after = [(ln.sku, ln.name, ln.qty, ln.unit_price) for ln in order.lines]
         if before != after:
             changed["lines"] = [len(before), len(after)]
     if "customer" in given and data.customer is not None:

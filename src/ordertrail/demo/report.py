@@ -1,0 +1,171 @@
+"""What `ordertrail demo` prints: where the API is, who can log in, and a walk to try."""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ordertrail.models import Approval, Order, TimelineEntry
+
+DONE_STAGES = ("delivered", "invoiced", "paid", "closed", "completed", "cancelled")
+EXTRACT = "sed -n 's/.*\"order_no\":\"\\([^\"]*\\)\".*/\\1/p'"
+
+
+@dataclass(frozen=True)
+class UserKey:
+    name: str
+    display_name: str
+    role: str
+    key: str
+
+
+@dataclass
+class DemoReport:
+    """The outcome of build_demo; ``render`` is the text the CLI prints."""
+
+    users: list[UserKey]
+    created: int
+    by_flow: Counter[str]
+    seconds: float
+    reused: bool
+    now: datetime
+    tz: str = "Asia/Shanghai"
+    highlights: list[tuple[str, str]] = field(default_factory=list)
+
+    def key_of(self, name: str) -> str:
+        return next(u.key for u in self.users if u.name == name)
+
+    def first_of(self, role: str) -> UserKey:
+        return next(u for u in self.users if u.role == role)
+
+    def render(self, base_url: str) -> str:
+        total = sum(self.by_flow.values())
+        flows = ", ".join(f"{f} {n}" for f, n in sorted(self.by_flow.items()))
+        if self.reused:
+            head = (f"ordertrail demo: this database already holds the demo ({total} orders: "
+                    f"{flows}); nothing generated, fresh API keys issued.")
+        else:
+            head = (f"ordertrail demo: {self.created} orders generated in {self.seconds:.1f} s "
+                    f"({flows}).")
+        out = [head, "", f"API docs:  {base_url}/docs", "",
+               "Demo users, one role each; send a key as 'Authorization: Bearer <key>':", ""]
+        widths = (14, 32, 13)
+        out.append("  " + _row(("user", "name", "role", "API key"), widths))
+        for u in self.users:
+            out.append("  " + _row((u.name, u.display_name, u.role, u.key), widths))
+        out += ["", *self._walkthrough(base_url)]
+        if self.highlights:
+            out += ["", "Demo orders worth a look (GET with any key above):", ""]
+            for label, order_no in self.highlights:
+                out.append(f"  {_pad(label, 30)} {base_url}/api/v1/orders/{order_no}/timeline")
+            out.append(f"  {_pad('all orders in production', 30)} "
+                       f"{base_url}/api/v1/orders?flow=make_to_order&stage=production")
+        out += ["", f"API key: {self.first_of('sales').key}"]
+        return "\n".join(out)
+
+    def _walkthrough(self, base_url: str) -> list[str]:
+        sales, finance, manager = (self.first_of(r) for r in ("sales", "finance", "manager"))
+        local = (self.now + timedelta(days=25)).astimezone(ZoneInfo(self.tz))
+        promised = local.replace(hour=17, minute=0, second=0, microsecond=0).isoformat()
+        mto = {"flow": "make_to_order", "channel": "direct", "priority": "high",
+               "customer": {"name": "苏州精工自动化设备有限公司", "phone": "13962105847",
+                            "country": "CN", "province": "江苏", "city": "苏州"},
+               "lines": [{"sku": "MTO-GEAR-40T", "name": "直齿圆柱齿轮 40齿 模数2",
+                          "qty": 200, "unit_price": "99.50"},
+                         {"sku": "MTO-SFT-20300", "name": "精密传动轴 Φ20h6×300",
+                          "qty": 50, "unit_price": "210.00"}],
+               "promised_at": promised}
+        b2b = {"flow": "b2b_credit", "channel": "b2b",
+               "customer": {"name": "宁波海纳供应链管理有限公司", "phone": "13857420319",
+                            "country": "CN", "province": "浙江", "city": "宁波"},
+               "lines": [{"sku": "B2B-STL-SPCC10", "name": "冷轧钢卷 SPCC 1.0mm（吨）",
+                          "qty": 42, "unit_price": "4850"}],
+               "shipping_fee": "2600", "custom": {"payment_terms": "月结60天"}}
+        auth = '-H "Authorization: Bearer $SALES"'
+        post = f'curl -s -w "\\n" -X POST {auth} -H "$CT"'
+        return [
+            "Try it (bash, while the server runs; pipe any line into jq for readable JSON):",
+            "",
+            f"  BASE={base_url}",
+            f"  SALES={sales.key}    # {sales.name}, sales",
+            f"  FINANCE={finance.key}    # {finance.name}, finance",
+            f"  MANAGER={manager.key}    # {manager.name}, manager",
+            "  CT='Content-Type: application/json'",
+            "",
+            "  # 1. As sales, create a make-to-order order (its number goes into $NO)",
+            f"  NO=$(curl -s -X POST {auth} -H \"$CT\" \"$BASE/api/v1/orders\" "
+            f"-d '{_json(mto)}' | {EXTRACT}); echo \"$NO\"",
+            "  # 2. Accept it: review -> material_check",
+            f"  {post} \"$BASE/api/v1/orders/$NO/transitions\" "
+            "-d '{\"to\": \"material_check\", \"note\": \"图纸与报价已确认\"}'",
+            "  # 3. Starting production is not for sales: refused with 403 and the reason",
+            f"  curl -s -w '\\nHTTP %{{http_code}}\\n' -X POST {auth} -H \"$CT\" "
+            "\"$BASE/api/v1/orders/$NO/transitions\" -d '{\"to\": \"production\"}'",
+            "  # 4. A B2B order of 206 300 CNY on credit needs finance, then the general manager",
+            f"  B2B=$(curl -s -X POST {auth} -H \"$CT\" \"$BASE/api/v1/orders\" "
+            f"-d '{_json(b2b)}' | {EXTRACT}); echo \"$B2B\"",
+            f"  {post} \"$BASE/api/v1/orders/$B2B/transitions\" "
+            "-d '{\"to\": \"credit_approval\"}'",
+            "  curl -s -w \"\\n\" -X POST -H \"Authorization: Bearer $FINANCE\" -H \"$CT\" "
+            "\"$BASE/api/v1/orders/$B2B/approvals\" "
+            "-d '{\"decision\": \"approve\", \"comment\": \"在授信额度内\"}'",
+            "  curl -s -w \"\\n\" -X POST -H \"Authorization: Bearer $MANAGER\" -H \"$CT\" "
+            "\"$BASE/api/v1/orders/$B2B/approvals\" -d '{\"decision\": \"approve\"}'",
+            "  # 5. The timeline: who did what, when, in which role",
+            f"  curl -s -w \"\\n\" {auth} \"$BASE/api/v1/orders/$B2B/timeline\"",
+        ]
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+
+
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * max(1, width - _width(text))
+
+
+def _row(cells: tuple[str, ...], widths: tuple[int, ...]) -> str:
+    return "".join(_pad(c, w) for c, w in zip(cells, widths, strict=False)) + cells[-1]
+
+
+def highlights(session: Session, now: datetime) -> list[tuple[str, str]]:
+    """A few real demo orders that show what the system is for."""
+    queries = [
+        ("late, not yet delivered", select(Order.order_no).where(
+            Order.status == "active", Order.promised_at < now,
+            Order.stage.not_in(DONE_STAGES)).order_by(Order.promised_at)),
+        ("on hold", select(Order.order_no).where(Order.status == "on_hold")
+         .order_by(Order.updated_at.desc())),
+        ("two-level credit approval", select(Order.order_no).join(
+            Approval, Approval.order_id == Order.id).where(
+            Approval.level == 2, Approval.decision == "approve").order_by(Approval.at.desc())),
+        ("credit rejected, resubmitted", select(Order.order_no).join(
+            TimelineEntry, TimelineEntry.order_id == Order.id).where(
+            TimelineEntry.kind == "rejection").order_by(TimelineEntry.at.desc())),
+        ("reworked after QC", select(Order.order_no).join(
+            TimelineEntry, TimelineEntry.order_id == Order.id).where(
+            TimelineEntry.from_stage == "qc", TimelineEntry.to_stage == "production")
+         .order_by(TimelineEntry.at.desc())),
+        ("cancelled", select(Order.order_no).where(Order.status == "cancelled")
+         .order_by(Order.updated_at.desc())),
+        ("order to cash, closed", select(Order.order_no).where(
+            Order.flow_id == "make_to_order", Order.stage == "closed")
+         .order_by(Order.updated_at.desc())),
+    ]
+    out = []
+    for label, stmt in queries:
+        order_no = session.scalars(stmt.limit(1)).first()
+        if order_no is not None:
+            out.append((label, order_no))
+    return out

@@ -1,0 +1,346 @@
+"""The demo database: what a new user sees first after `ordertrail demo`.
+
+One small demo is built (with real commits) into the test database, on SQLite or PostgreSQL,
+and shared by the tests of this module; it is wiped afterwards.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import shutil
+import subprocess
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from ordertrail.api.deps import AppState
+from ordertrail.app import create_app
+from ordertrail.auth import service as auth
+from ordertrail.config import Settings
+from ordertrail.context import Ctx
+from ordertrail.db import make_sessionmaker, write_session
+from ordertrail.demo import data
+from ordertrail.demo.generate import (
+    Planner,
+    actors_of,
+    apply_batch,
+    build_demo,
+    ensure_users,
+)
+from ordertrail.demo.report import EXTRACT, DemoReport
+from ordertrail.flow import service as flows
+from ordertrail.flow.definition import BUILTIN_ROLES
+from ordertrail.kit.clock import FrozenClock, SystemClock
+from ordertrail.models import (
+    Approval,
+    Order,
+    OutboxEvent,
+    StageVisit,
+    TimelineEntry,
+    User,
+)
+from ordertrail.order import service
+from tests.conftest import _wipe
+
+ORDERS = 80
+SEED = 7
+NOT_DELIVERED = ("review", "material_check", "production", "qc", "outbound", "credit_approval",
+                 "picking", "packed", "shipped")
+CN_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+
+
+@pytest.fixture(scope="module")
+def demo(engine: Engine, database_url: str) -> Iterator[tuple[DemoReport, Settings]]:
+    _wipe(engine)
+    flows.clear_cache()
+    settings = Settings(database_url=database_url)
+    yield build_demo(engine, settings, orders=ORDERS, seed=SEED), settings
+    _wipe(engine)
+    flows.clear_cache()
+
+
+@pytest.fixture
+def db(engine: Engine, demo: tuple[DemoReport, Settings]) -> Iterator[Session]:
+    with make_sessionmaker(engine)() as session:
+        yield session
+
+
+def test_every_flow_has_orders_in_many_stages(db: Session) -> None:
+    orders = db.scalars(select(Order)).all()
+    assert len(orders) == ORDERS
+    by_flow = Counter(o.flow_id for o in orders)
+    assert set(by_flow) == {"retail", "make_to_order", "b2b_credit"}
+    assert by_flow["retail"] > by_flow["make_to_order"] and by_flow["retail"] > by_flow[
+        "b2b_credit"]
+    in_progress = {(o.flow_id, o.stage) for o in orders if o.status in ("active", "on_hold")}
+    assert len(in_progress) >= 10, in_progress
+    assert {"retail", "make_to_order", "b2b_credit"} <= {flow for flow, _s in in_progress}
+
+
+def test_timelines_are_chronological_and_never_in_the_future(
+        db: Session, demo: tuple[DemoReport, Settings]) -> None:
+    now = demo[0].now
+    orders = {o.id: o for o in db.scalars(select(Order))}
+    rows: dict[int, list[TimelineEntry]] = defaultdict(list)
+    for row in db.scalars(select(TimelineEntry).order_by(TimelineEntry.id)):
+        rows[row.order_id].append(row)
+    for order_id, order in orders.items():
+        times = [r.at for r in rows[order_id]]
+        assert times == sorted(times), order.order_no
+        assert rows[order_id][0].kind == "created" and times[0] == order.created_at
+        assert now - timedelta(days=91) < order.created_at and times[-1] <= now
+        assert order.updated_at == times[-1] and order.stage_entered_at <= now
+        assert order.promised_at is not None and order.promised_at > order.created_at
+    for visit in db.scalars(select(StageVisit)):
+        assert visit.entered_at <= (visit.exited_at or now) <= now
+    assert db.scalar(select(func.max(OutboxEvent.created_at))) <= now
+    assert db.scalar(select(func.max(Approval.at))) <= now
+
+
+def test_people_work_in_working_hours(db: Session) -> None:
+    local = [r.at.astimezone(ZoneInfo("Asia/Shanghai")) for r in db.scalars(
+        select(TimelineEntry).where(TimelineEntry.source == "web"))]
+    assert local
+    assert all(8 <= t.hour < 22 for t in local)
+    office = [r.at.astimezone(ZoneInfo("Asia/Shanghai")) for r in db.scalars(
+        select(TimelineEntry).where(TimelineEntry.role.in_(("finance", "manager"))))]
+    assert office and all(t.weekday() < 5 and 9 <= t.hour < 18 for t in office)
+
+
+def test_held_cancelled_late_and_finished_orders(db: Session,
+                                                 demo: tuple[DemoReport, Settings]) -> None:
+    now = demo[0].now
+    orders = db.scalars(select(Order)).all()
+    last = {}
+    for row in db.scalars(select(TimelineEntry).order_by(TimelineEntry.id)):
+        last[row.order_id] = row
+    held = [o for o in orders if o.status == "on_hold"]
+    assert held and all(last[o.id].kind == "hold" and last[o.id].note for o in held)
+    cancelled = [o for o in orders if o.status == "cancelled"]
+    assert cancelled and all(last[o.id].kind == "cancel" and last[o.id].note for o in cancelled)
+    late = [o for o in orders if o.status == "active" and o.stage in NOT_DELIVERED
+            and o.promised_at is not None and o.promised_at < now]
+    assert late
+    finished = [o for o in orders if o.status == "completed"]
+    assert len(finished) > len(orders) // 3
+    assert {o.stage for o in finished} <= {"completed", "closed"}
+
+
+def test_big_b2b_orders_were_approved_by_finance_then_the_manager(db: Session) -> None:
+    roles = {u.id: u.roles for u in db.scalars(select(User))}
+    passed = db.scalars(select(Order).where(
+        Order.flow_id == "b2b_credit", Order.stage.not_in(("review", "credit_approval",
+                                                            "cancelled")))).all()
+    assert passed
+    big = 0
+    for order in passed:
+        last_round = max(v.visit_id for v in db.scalars(
+            select(Approval).where(Approval.order_id == order.id)))
+        votes = db.scalars(select(Approval).where(Approval.visit_id == last_round)
+                           .order_by(Approval.id)).all()
+        assert [v.decision for v in votes] == ["approve"] * len(votes)
+        assert votes[0].level == 1 and "finance" in roles[votes[0].user_id]
+        if order.total >= 200000:
+            big += 1
+            assert [v.level for v in votes] == [1, 2]
+            assert "manager" in roles[votes[1].user_id] and votes[1].at >= votes[0].at
+        else:
+            assert [v.level for v in votes] == [1]
+    assert big >= 1
+
+
+def test_rejected_credit_is_resubmitted_with_a_note(db: Session) -> None:
+    rejections = db.scalars(select(TimelineEntry).where(TimelineEntry.kind == "rejection")).all()
+    assert rejections
+    for rejection in rejections:
+        assert rejection.role == "finance" and rejection.note
+        later = db.scalars(select(TimelineEntry).where(
+            TimelineEntry.order_id == rejection.order_id, TimelineEntry.at > rejection.at,
+            TimelineEntry.to_stage == "credit_approval")).all()
+        order = db.get(Order, rejection.order_id)
+        assert later or (order is not None and order.stage == "review")
+
+
+def test_customers_channels_and_lines_fit_each_flow(db: Session) -> None:
+    cities = {(p, c) for p, c, _w, _d in data.CN_CITIES}
+    channels = {"retail": {"tmall", "jd", "douyin", "pdd", "web"},
+                "make_to_order": {"direct", "distributor"}, "b2b_credit": {"b2b"}}
+    skus = {"retail": {p.sku for p in data.RETAIL_PRODUCTS},
+            "make_to_order": {p.sku for p in data.MTO_PRODUCTS},
+            "b2b_credit": {p.sku for p in data.B2B_PRODUCTS}}
+    orders = db.scalars(select(Order).options()).all()
+    for o in orders:
+        assert o.channel in channels[o.flow_id]
+        if o.customer_country == "CN":
+            assert CN_MOBILE.match(o.customer_phone or ""), o.customer_phone
+            assert (o.customer_province, o.customer_city) in cities
+            assert o.currency == "CNY"
+        else:
+            assert (o.customer_phone or "").startswith("+") and o.currency == "USD"
+        if o.flow_id == "b2b_credit":
+            assert o.total >= 5000
+    lines = db.execute(select(Order.flow_id, func.min(Order.id)).group_by(Order.flow_id)).all()
+    for flow_id, order_id in lines:
+        order = service.get_order(Ctx(db, actors_of({})[None], SystemClock(), Settings()),
+                                  db.get(Order, order_id).order_no)
+        assert {ln.sku for ln in order.lines} <= skus[flow_id]
+    refs = [o.external_ref for o in orders if o.channel == "tmall"]
+    assert all(r and r.isdigit() and len(r) == 19 for r in refs)
+
+
+def test_rerun_adds_nothing_and_prints_working_keys(
+        engine: Engine, db: Session, demo: tuple[DemoReport, Settings]) -> None:
+    first, settings = demo
+    before = db.scalar(select(func.count()).select_from(Order))
+    users_before = db.scalar(select(func.count()).select_from(User))
+    again = build_demo(engine, settings, orders=ORDERS, seed=SEED)
+    assert again.reused and again.created == 0
+    assert db.scalar(select(func.count()).select_from(Order)) == before
+    assert db.scalar(select(func.count()).select_from(User)) == users_before
+    text = again.render("http://127.0.0.1:8123")
+    assert "http://127.0.0.1:8123/docs" in text
+    last = text.splitlines()[-1]
+    assert last.startswith("API key: ot_")
+    key = last.removeprefix("API key: ")
+    assert auth.authenticate(db, key).name == "li.na"
+    assert {u.role for u in again.users} == set(BUILTIN_ROLES)
+    for row in again.users + first.users:  # old keys keep working, new ones work
+        assert row.key in text or row in first.users
+        assert row.role in auth.authenticate(db, row.key).roles
+
+
+def test_the_printed_walkthrough_works(engine: Engine, demo: tuple[DemoReport, Settings],
+                                       ) -> None:
+    report, settings = demo
+    text = report.render("http://testserver")
+    keys = dict(re.findall(r"^  (SALES|FINANCE|MANAGER)=(\S+)", text, re.M))
+    commands = [line.strip() for line in text.splitlines() if "curl " in line]
+    assert len(commands) == 9
+    app = create_app(settings, state=AppState(engine=engine, factory=make_sessionmaker(engine),
+                                              clock=SystemClock(), settings=settings))
+    numbers: dict[str, str] = {}
+    answers = []
+    with TestClient(app) as client:
+        for command in commands:
+            who = re.search(r'Bearer \$(\w+)"', command)
+            path = re.search(r'"\$BASE(/api/v1/[^"]+)"', command)
+            body = re.search(r"-d '([^']*)'", command)
+            assert who and path
+            url = re.sub(r"\$(NO|B2B)", lambda m: numbers[m.group(1)], path.group(1))
+            headers = {"Authorization": f"Bearer {keys[who.group(1)]}",
+                       "Content-Type": "application/json"}
+            if "-X POST" in command:
+                assert body
+                r = client.post(url, content=body.group(1).encode(), headers=headers)
+            else:
+                r = client.get(url, headers=headers)
+            answers.append(r)
+            target = re.match(r"(NO|B2B)=\$\(", command)
+            if target:
+                assert r.status_code == 201, r.text
+                numbers[target.group(1)] = _extract(r.text)
+    codes = [r.status_code for r in answers]
+    assert codes == [201, 200, 403, 201, 200, 200, 200, 200, 200]
+    assert "production" in answers[2].text.lower() and "sales" in answers[2].text
+    assert answers[1].json()["stage"] == "material_check"
+    assert answers[3].json()["total"] == "206300.00"
+    assert answers[6].json()["stage"] == "credit_approval"  # finance approved, manager next
+    assert answers[7].json()["stage"] == "picking"
+    timeline = answers[8].json()["items"]
+    assert [(i["kind"], i["actor"]) for i in timeline if i["kind"] == "approval"] == [
+        ("approval", "he.jing"), ("approval", "chen.jianguo")]
+
+
+def _extract(response: str) -> str:
+    """The order number, taken from the response the way the printed command does."""
+    number = re.search(r'"order_no":"([^"]*)"', response)
+    assert number
+    if shutil.which("sh") and shutil.which("sed"):
+        out = subprocess.run(["sh", "-c", EXTRACT], input=response, capture_output=True,
+                             text=True, check=True).stdout.strip()
+        assert out == number.group(1)
+    return number.group(1)
+
+
+# The planned demo, without the shared database ---------------------------------------------
+
+
+def _drafts(seed: int, count: int) -> list[Any]:
+    now = datetime(2026, 11, 21, 6, 30, tzinfo=UTC)
+    return Planner(random.Random(seed), now, ZoneInfo("Asia/Shanghai")).drafts(count)
+
+
+def test_same_seed_same_demo() -> None:
+    def plain(drafts: list[Any]) -> list[Any]:
+        return [(d.flow, d.created_at, d.body.model_dump(), d.steps) for d in drafts]
+
+    assert plain(_drafts(3, 60)) == plain(_drafts(3, 60))
+    assert plain(_drafts(3, 60)) != plain(_drafts(4, 60))
+
+
+def test_demo_writes_exactly_what_the_order_service_writes(engine: Engine,
+                                                            database_url: str) -> None:
+    """apply_batch shares act's loading and flushing across a batch; the rows must be the
+    same as calling service.act step by step."""
+    settings = Settings(database_url=database_url)
+    drafts = _drafts(11, 40)
+    assert any(s.request.__class__.__name__ == "Decide" for d in drafts for s in d.steps)
+
+    def build(batched: bool) -> dict[str, Any]:
+        _wipe(engine)
+        flows.clear_cache()
+        now = drafts[-1].created_at + timedelta(days=1)
+        factory = make_sessionmaker(engine)
+        with write_session(factory) as session:
+            actors = actors_of(ensure_users(session, now)[0])
+            clock = FrozenClock(now)
+            if batched:
+                apply_batch(session, drafts, actors, clock, settings)
+            else:
+                for d in drafts:
+                    clock.set(d.created_at)
+                    ctx = Ctx(session, actors[d.creator], clock, settings)
+                    order_no = service.create_order(ctx, d.body).order_no
+                    for step in d.steps:
+                        clock.set(step.at)
+                        service.act(Ctx(session, actors[step.user], clock, settings), order_no,
+                                    step.request)
+        with factory() as session:
+            return _dump(session)
+
+    try:
+        assert build(batched=True) == build(batched=False)
+    finally:
+        _wipe(engine)
+        flows.clear_cache()
+
+
+def _dump(session: Session) -> dict[str, Any]:
+    names = {u.id: u.name for u in session.scalars(select(User))}
+    out: dict[str, Any] = {}
+    orders = {o.id: o for o in session.scalars(select(Order))}
+    for o in orders.values():
+        out[o.order_no] = {"order": (o.flow_id, o.stage, o.status, o.stage_entered_at,
+                                     o.held_at, o.updated_at, o.total, o.row_version),
+                           "timeline": [], "visits": [], "approvals": [], "events": []}
+    for t in session.scalars(select(TimelineEntry).order_by(TimelineEntry.id)):
+        out[orders[t.order_id].order_no]["timeline"].append(
+            (t.at, t.kind, t.actor, t.role, t.from_stage, t.to_stage, t.note, t.source, t.data))
+    for v in session.scalars(select(StageVisit).order_by(StageVisit.id)):
+        out[orders[v.order_id].order_no]["visits"].append(
+            (v.stage, v.entered_at, v.exited_at, v.exit_reason, v.held_seconds,
+             v.responsible_role, v.sla_target))
+    for a in session.scalars(select(Approval).order_by(Approval.id)):
+        out[orders[a.order_id].order_no]["approvals"].append(
+            (a.level, names[a.user_id], a.role, a.decision, a.comment, a.at))
+    for e in session.scalars(select(OutboxEvent).order_by(OutboxEvent.id)):
+        out[e.aggregate_id]["events"].append((e.name, e.payload, e.created_at, e.processed_at))
+    return out
