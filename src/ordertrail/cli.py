@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
+from typer.exceptions import TyperException
 
 from ordertrail.config import Settings, get_settings
 
@@ -61,6 +62,8 @@ def friendly_errors() -> Iterator[None]:
         fail(f"database error: {str(exc.orig).strip().splitlines()[0]}")
     except (OSError, ValueError) as exc:
         fail(str(exc))
+    except Exception as exc:  # noqa: BLE001 - the promise is one line, never a traceback
+        fail(f"unexpected {type(exc).__name__}: {exc}".splitlines()[0])
 
 
 def _engine(settings: Settings, migrate: bool = True) -> Engine:
@@ -406,7 +409,17 @@ def bench(
 
 
 def main() -> None:
+    """Entry point: usage mistakes are bad input too, so they exit 1 with one line."""
     try:
-        app()
-    except KeyboardInterrupt:
+        code = app(standalone_mode=False)
+    except TyperException as exc:
+        ctx = getattr(exc, "ctx", None)
+        if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
+            typer.echo(ctx.get_help())
+            sys.exit(0)
+        hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        typer.echo(f"error: {exc.format_message()}{hint}", err=True)
+        sys.exit(1)
+    except (KeyboardInterrupt, typer.Abort):
         sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -21,3 +21,30 @@ def test_create_and_advance_through_review(client, people):
         ("transition", "alice", "sales", "material_check"),
     ]
     assert tl[1]["note"] == "checked"
+
+
+def test_an_edit_under_approval_restarts_the_round(client, people):
+    """Approvers approved the order as it was: a discount after the first approval means
+    the levels are decided again, and the order can never be stuck with no level pending."""
+    body = order_body("b2b_credit", lines=[{"sku": "STEEL", "name": "Steel coil", "qty": 21,
+                                            "unit_price": "10000"}])
+    no = client.post("/api/v1/orders", json=body, headers=people.headers("alice")).json()[
+        "order_no"]
+    assert client.post(f"/api/v1/orders/{no}/transitions", json={"to": "credit_approval"},
+                       headers=people.headers("alice")).status_code == 200
+    r = client.post(f"/api/v1/orders/{no}/approvals", json={"decision": "approve"},
+                    headers=people.headers("fiona"))
+    assert r.json()["approval"]["position"] == 2
+    r = client.patch(f"/api/v1/orders/{no}", json={"discount": "20000", "note": "rebate"},
+                     headers=people.headers("alice"))
+    assert r.status_code == 200, r.text
+    assert r.json()["total"] == "190000.00"
+    approval = r.json()["approval"]
+    assert (approval["position"], approval["levels"], approval["approvals"]) == (1, 1, [])
+    r = client.post(f"/api/v1/orders/{no}/approvals", json={"decision": "approve"},
+                    headers=people.headers("fiona"))
+    assert r.status_code == 200, r.text
+    assert r.json()["stage"] == "picking"
+    kinds = [i["kind"] for i in client.get(f"/api/v1/orders/{no}/timeline",
+                                           headers=people.headers("vera")).json()["items"]]
+    assert kinds.count("approval") == 2 and "approval_restarted" in kinds

@@ -79,10 +79,8 @@ def cli(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def upgraded(cli):
-    """`db upgrade` on the empty database, then once more (it must be repeatable)."""
-    first = cli("db", "upgrade")
-    second = cli("db", "upgrade")
-    return first, second
+    """`db upgrade` on the empty database (every later command upgrades again: a no-op)."""
+    return cli("db", "upgrade")
 
 
 @pytest.fixture(scope="module")
@@ -109,11 +107,10 @@ def flow_files(tmp_path_factory):
     return good, stricter, bad, bad_line
 
 
-def test_db_upgrade_creates_the_schema_and_can_run_again(upgraded):
-    for r in upgraded:
-        assert r.code == 0, r.err
-        assert "database at revision 0001" in r.out
-        assert "Traceback" not in r.err
+def test_db_upgrade_creates_the_schema(upgraded):
+    assert upgraded.code == 0, upgraded.err
+    assert "database at revision 0001" in upgraded.out
+    assert "Traceback" not in upgraded.err
 
 
 def test_user_and_api_key(cli, users):
@@ -214,7 +211,6 @@ def test_bad_input_is_one_error_line_and_exit_1(cli, users):
     [order_no] = ORDER_NO.findall(r.out)
     results = cli.many(
         ("user", "create", "bob", "--role", "boss"),
-        ("user", "create", "li.lei", "--role", "sales"),
         ("apikey", "create", "--user", "ghost"),
         ("order", "create", "--flow", "make_to_order", "--customer", "X", "--as", "ghost",
          "--line", "A:a:1:1"),
@@ -224,19 +220,15 @@ def test_bad_input_is_one_error_line_and_exit_1(cli, users):
          "--line", "A:a:1"),
         ("order", "create", "--flow", "retail", "--customer", "X", "--as", "li.lei",
          "--line", "A:a:two:1"),
-        ("order", "create", "--flow", "retail", "--customer", "X", "--as", "li.lei",
-         "--line", "A:a:0:1", "--promised-at", "2026-12-01 10:00"),
         ("order", "show", "SO20990101-00001"),
         ("order", "advance", order_no, "--to", "picking", "--as", "wang"),
-        ("order", "advance", order_no, "--to", "completed", "--as", "li.lei"),
         ("flow", "validate", str(cli.cwd / "missing.yaml")),
     )
     expected = [
-        ("unknown role 'boss'", "sales"), ("already exists",), ("no user 'ghost'",),
-        ("no user 'ghost'",), ("Unknown flow nowhere", "retail"),
-        ("--line", "SKU:NAME:QTY:UNIT_PRICE"), ("--line", "number"), ("qty",),
-        ("No order SO20990101-00001",), ("service, sales", "warehouse"),
-        ("no step from there to Completed",), ("missing.yaml",),
+        ("unknown role 'boss'", "sales"), ("no user 'ghost'",), ("no user 'ghost'",),
+        ("Unknown flow nowhere", "retail"), ("--line", "SKU:NAME:QTY:UNIT_PRICE"),
+        ("--line", "number"), ("No order SO20990101-00001",), ("service, sales", "warehouse"),
+        ("missing.yaml",),
     ]
     for r, words in zip(results, expected, strict=True):
         assert_error(r, *words)
@@ -245,25 +237,24 @@ def test_bad_input_is_one_error_line_and_exit_1(cli, users):
 
 
 def test_help_for_every_command(cli):
-    groups = cli.many(("--help",), ("db", "--help"), ("flow", "--help"), ("user", "--help"),
-                      ("apikey", "--help"), ("order", "--help"))
-    for r in groups:
-        assert r.code == 0, (r.args, r.err)
-        assert "Usage: ordertrail" in r.out
-    top = groups[0].out
+    top = cli.ok("--help").out
+    assert "Usage: ordertrail" in top
     for command in ("serve", "demo", "bench", "db", "flow", "user", "apikey", "order"):
         assert re.search(rf"│ {command}\b", top), command
-    # Every command's own help, in-process (the console script is the same Typer app).
+    # Every command's own help, in-process (the console script runs this same Typer app).
     runner = CliRunner()
-    commands = [("serve",), ("demo",), ("bench",), ("db", "upgrade"), ("flow", "validate"),
+    commands = [("db",), ("flow",), ("user",), ("apikey",), ("order",),
+                ("serve",), ("demo",), ("bench",), ("db", "upgrade"), ("flow", "validate"),
                 ("flow", "list"), ("flow", "show"), ("flow", "publish"), ("user", "create"),
                 ("apikey", "create"), ("order", "create"), ("order", "show"),
                 ("order", "list"), ("order", "advance")]
+    helps = {}
     for command in commands:
         r = runner.invoke(cli_app, [*command, "--help"], env={"COLUMNS": "200"},
                           prog_name="ordertrail")
         assert r.exit_code == 0, (command, r.output)
         assert f"Usage: ordertrail {' '.join(command)}" in r.output
-    assert "--role" in runner.invoke(cli_app, ["user", "create", "--help"]).output
-    assert "SKU:NAME:QTY:UNIT_PRICE" in runner.invoke(cli_app,
-                                                      ["order", "create", "--help"]).output
+        helps[command] = r.output
+    assert "--role" in helps[("user", "create")]
+    assert "SKU:NAME:QTY:UNIT_PRICE" in helps[("order", "create")]
+    assert "--json" in helps[("order", "show")]

@@ -228,23 +228,26 @@ class Planner:
         rng, now, n = self.rng, self.now, len(drafts)
 
         def pick(candidates: list[Draft], want: int) -> list[Draft]:
-            return rng.sample(candidates, min(want, len(candidates)))
+            return rng.sample(candidates, max(0, min(want, len(candidates))))
 
-        normal = [d for d in drafts if d.kind == "normal"]
-        recent = [d for d in normal if timedelta(days=1) < now - d.created_at < timedelta(days=12)]
-        for d in pick(recent, max(2, n // 120)):
-            d.kind, d.stage = "hold_now", rng.choice(HOLD_AT[d.flow])
-        overdue = [d for d in normal if d.kind == "normal" and d.promised_at is not None
-                   and d.promised_at < now - timedelta(days=1)
-                   and now - d.created_at > timedelta(days=8)]
+        def age(d: Draft) -> timedelta:
+            return now - d.created_at
+
+        # On hold now: the first at the flow's first stage, which every order has reached.
+        recent = [d for d in drafts if d.kind == "normal"
+                  and timedelta(days=4) < age(d) < timedelta(days=14)]
+        for i, d in enumerate(pick(recent, max(2, n // 120))):
+            d.kind, d.stage = "hold_now", HOLD_AT[d.flow][0] if i == 0 else rng.choice(
+                HOLD_AT[d.flow])
+        # Stuck, hence late: only orders whose promised time has passed.
+        overdue = [d for d in drafts if d.kind == "normal" and d.promised_at is not None
+                   and d.promised_at < now - timedelta(days=1) and age(d) > timedelta(days=8)]
         for d in pick(overdue, max(2, n // 100)):
             d.kind, d.stage = "stuck", rng.choice(STUCK_AT[d.flow])
-        cancels = [d for d in drafts if d.kind == "cancel"]
-        if len(cancels) < 2:
-            old = [d for d in drafts if d.kind == "normal"
-                   and now - d.created_at > timedelta(days=2)]
-            for d in pick(old, 2 - len(cancels)):
-                d.kind, d.stage = "cancel", CANCEL_AT[d.flow][0]
+        cancels = [d for d in drafts if d.kind == "cancel" and age(d) > timedelta(days=4)]
+        old = [d for d in drafts if d.kind == "normal" and age(d) > timedelta(days=2)]
+        for d in pick(old, 2 - len(cancels)):
+            d.kind, d.stage = "cancel", CANCEL_AT[d.flow][0]
         b2b = [d for d in drafts if d.flow == "b2b_credit" and d.kind in ("normal", "slow")
                and now - d.created_at > timedelta(days=10)]
         for d in pick([d for d in b2b if d.reject] or b2b, 1):
@@ -268,14 +271,12 @@ class Planner:
 
     def customer(self, d: Draft) -> data.Customer:
         rng = self.rng
-        if d.flow == "retail":
-            if rng.random() < 0.1 and self.pools.get("retail"):
-                return rng.choice(self.pools["retail"])
-            c = data.customer(rng, company=None, foreign=d.foreign)
-            self.pools.setdefault("retail", []).append(c)
-            return c
-        key = f"{d.flow}:{d.foreign}"
-        pool = self.pools.setdefault(key, [])
+        pool = self.pools.setdefault(f"{d.flow}:{d.foreign}", [])
+        if d.flow == "retail":  # one in ten shoppers comes back
+            if rng.random() < 0.1 and pool:
+                return rng.choice(pool)
+            pool.append(data.customer(rng, company=None, foreign=d.foreign))
+            return pool[-1]
         if len(pool) < 8 or rng.random() < 0.15:
             industries = data.B2B_INDUSTRIES if d.flow == "b2b_credit" else data.MTO_INDUSTRIES
             pool.append(data.customer(rng, company="", foreign=d.foreign,

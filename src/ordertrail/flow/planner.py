@@ -20,7 +20,7 @@ from ordertrail.flow.definition import (
     Transition,
 )
 from ordertrail.i18n import Msg
-from ordertrail.kit.expr import Expr, ExprError, evaluate
+from ordertrail.kit.expr import Expr, ExprError, evaluate, lookup
 
 ADMIN = "admin"
 SYSTEM_ROLE = "system"
@@ -165,9 +165,11 @@ def _condition(expr: Expr | None, facts: Mapping[str, Any]) -> tuple[bool, str |
 
 def _facts_text(expr: Expr, facts: Mapping[str, Any]) -> str:
     parts = []
-    for name in expr.names:
-        value = facts.get(name)
-        parts.append(f"{name} = {value!r}" if isinstance(value, str) else f"{name} = {value}")
+    for path in expr.paths or expr.names:
+        value = lookup(facts, path)
+        if isinstance(value, list):
+            value = "[" + ", ".join(str(v) for v in value) + "]"
+        parts.append(f"{path} = {value!r}" if isinstance(value, str) else f"{path} = {value}")
     return ", ".join(parts)
 
 

@@ -16,6 +16,7 @@ Path = tuple[str | int, ...]
 
 ID_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 TRIGGER_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
+CALENDAR_RE = re.compile(r"^[a-z0-9][a-z0-9_x-]{0,31}$")
 DURATION_RE = re.compile(r"^\s*(\d+(\.\d+)?\s*(d|h|m|min|s)\s*)+$")
 
 TOP_KEYS = {"id", "version", "name", "description", "initial", "calendar", "create", "stages",
@@ -228,7 +229,11 @@ class _Checker:
         self.check_text(st.get("name"), (*path, "name"), sid, required=False)
         kind = st.get("kind", "normal")
         if "responsible" in st and st["responsible"] is not None:
-            self.check_roles(st["responsible"], (*path, "responsible"), sid, "responsible")
+            if isinstance(st["responsible"], str):
+                self.check_roles(st["responsible"], (*path, "responsible"), sid, "responsible")
+            else:
+                self.add((*path, "responsible"), "responsible must be one role (who answers "
+                         "for the stage); use transition roles to let several roles act", sid)
         elif kind != "terminal":
             self.add(path, "a non-terminal stage needs a responsible role", sid)
         sla = st.get("sla")
@@ -236,11 +241,14 @@ class _Checker:
             target = sla.get("target") if isinstance(sla, dict) else sla
             if isinstance(sla, dict):
                 self.unknown_keys(sla, {"target", "calendar"}, (*path, "sla"), sid)
-            if not isinstance(target, str | int) or (not DURATION_RE.match(str(target)) and not (
-                isinstance(target, int)
-            )):
-                self.add((*path, "sla"), f"bad SLA target {target!r}: use a duration such as "
-                         "'90s', '30m', '4h', '2d' or '1d 4h'", sid)
+            if not isinstance(target, str) or not DURATION_RE.match(target):
+                self.add((*path, "sla"), f"bad SLA target {target!r}: use a duration with a "
+                         "unit such as '90s', '30m', '4h', '2d' or '1d 4h'", sid)
+            calendar = sla.get("calendar") if isinstance(sla, dict) else None
+            if calendar is not None and (not isinstance(calendar, str)
+                                         or not CALENDAR_RE.match(calendar)):
+                self.add((*path, "sla", "calendar"), f"bad calendar id {calendar!r}: use a "
+                         "name such as 'cn' or '24x7'", sid)
         approval = st.get("approval")
         if kind == "approval":
             if not isinstance(approval, dict):
@@ -311,6 +319,10 @@ class _Checker:
                 continue
             if kinds.get(src) == "terminal":
                 self.add(spath, "a terminal stage cannot have outgoing transitions", src)
+            elif kinds.get(src) == "approval":
+                self.add(spath, "an approval stage is left only through its approval outcome "
+                         "(approval.approved / approval.rejected) or by cancelling; a plain "
+                         "transition would skip the approval", src)
             if to in ids:
                 if src == to:
                     self.add(spath, "a transition must lead to another stage", src)

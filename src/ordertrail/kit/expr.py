@@ -78,6 +78,34 @@ class Expr:
     source: str
     tree: ast.AST
     names: tuple[str, ...]
+    paths: tuple[str, ...] = ()  # dotted names read, e.g. total, customer.province
+
+
+def _paths(module: ast.AST) -> tuple[str, ...]:
+    """The outermost dotted names in an expression (customer.province, not customer)."""
+    found: list[str] = []
+    inner: set[int] = set()
+    for node in ast.walk(module):
+        if isinstance(node, ast.Attribute | ast.Name) and id(node) not in inner:
+            parts, cur = [], node
+            while isinstance(cur, ast.Attribute):
+                parts.append(cur.attr)
+                inner.add(id(cur.value))
+                cur = cur.value
+            if isinstance(cur, ast.Name) and cur.id in ORDER_NAMES:
+                inner.add(id(cur))
+                path = ".".join([cur.id, *reversed(parts)])
+                if path not in found:
+                    found.append(path)
+    return tuple(found)
+
+
+def lookup(facts: Mapping[str, Any], path: str) -> Any:
+    """The value at a dotted path of the facts, or None."""
+    value: Any = facts
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, Mapping) else None
+    return value
 
 
 def _evaluator(names: Mapping[str, Any]) -> simpleeval.EvalWithCompoundTypes:
@@ -129,7 +157,7 @@ def compile_expr(source: str, allowed: Mapping[str, Any] = ORDER_NAMES) -> Expr:
         raise ExprError(str(exc)) from None
     except Exception:  # noqa: BLE001 - sample data may not fit; the syntax was fine
         pass
-    return Expr(source=text, tree=tree, names=tuple(used))
+    return Expr(source=text, tree=tree, names=tuple(used), paths=_paths(module))
 
 
 def evaluate(expr: Expr, facts: Mapping[str, Any]) -> bool:

@@ -136,6 +136,7 @@ class Approval(Base):
     visit_id: Mapped[int] = mapped_column(BigId, ForeignKey("stage_visits.id", ondelete="CASCADE"))
     level: Mapped[int]
     user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id"))
+    user_name: Mapped[str | None] = mapped_column(String(128))
     role: Mapped[str] = mapped_column(String(32))
     decision: Mapped[str] = mapped_column(String(16))
     comment: Mapped[str | None] = mapped_column(Text)

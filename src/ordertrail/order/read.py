@@ -55,7 +55,7 @@ def approval_status(ctx: Ctx, order: Order, flow: FlowDef) -> ApprovalStatus | N
         stage=stage.id, pending_level=level.id if level else None,
         pending_level_name=_label(level.name) if level else None, position=pos, levels=count,
         required=level.required if level else None,
-        approvals=[{"level": v.level, "user_id": v.user_id, "role": v.role,
+        approvals=[{"level": v.level, "user_id": v.user_id, "user": v.user_name, "role": v.role,
                     "decision": v.decision, "comment": v.comment, "at": v.at} for v in votes],
     )
 

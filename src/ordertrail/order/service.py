@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -191,7 +192,7 @@ def create_orders(ctx: Ctx, batch: Sequence[OrderCreate]) -> list[str]:
         events.append(("order.created", "order", values["order_no"], {
             "order_no": values["order_no"], "flow": flow.id, "stage": stage.id,
             "total": str(values["total"]), "currency": values["currency"],
-            "actor": actor.name}))
+            "actor": actor.name, "at": now.isoformat()}))
     session.execute(insert(StageVisit.__table__), visits)
     session.execute(insert(TimelineEntry.__table__), rows)
     emit_many(session, events, now)
@@ -203,7 +204,10 @@ def _source(data: OrderCreate) -> str | None:
 
 
 def _sla_text(sla: Any) -> str | None:
-    return sla if sla is None or isinstance(sla, str) else str(sla)
+    """The stage's SLA as declared: '4h', or JSON for the mapping form."""
+    if sla is None or isinstance(sla, str):
+        return sla
+    return json.dumps(sla, ensure_ascii=False, sort_keys=True)
 
 
 def _check_external_refs(session: Session, batch: Sequence[OrderCreate]) -> None:
@@ -276,7 +280,8 @@ def _apply(ctx: Ctx, order: Order, flow: FlowDef, visit: StageVisit | None,
     if plan.vote is not None and visit is not None:
         comment = request.comment if isinstance(request, planner.Decide) else None
         session.add(Approval(order_id=order.id, visit_id=visit.id, level=plan.vote.level,
-                             user_id=plan.vote.user_id, role=plan.vote_role or "",
+                             user_id=plan.vote.user_id, user_name=ctx.actor.name,
+                             role=plan.vote_role or "",
                              decision=plan.vote.decision, comment=comment, at=now))
     if order.held_at is not None and plan.status != "on_hold":
         if visit is not None:
@@ -364,8 +369,29 @@ def update_order(ctx: Ctx, order_no: str, data: OrderUpdate) -> Order:
     order.updated_at = now
     _timeline(ctx, order, now, "edit", role, note=data.note, data={"changed": changed})
     emit(ctx.session, "order.updated", "order", order.order_no,
-         {"order_no": order.order_no, "changed": sorted(changed), "actor": ctx.actor.name}, now)
+         {"order_no": order.order_no, "changed": sorted(changed), "actor": ctx.actor.name,
+          "at": now.isoformat()}, now)
+    _restart_approval(ctx, order, flow, now)
+    ctx.session.flush()  # the response is read in this transaction; sessions do not autoflush
     return order
+
+
+def _restart_approval(ctx: Ctx, order: Order, flow: FlowDef, now: datetime) -> None:
+    """Approvers approved the order as it was: a change under approval starts a new round."""
+    stage = flow.stage(order.stage)
+    if stage.kind != StageKind.APPROVAL:
+        return
+    visit = repo.current_visit(ctx.session, order.id)
+    if visit is None or not repo.votes(ctx.session, visit.id):
+        return
+    visit.exited_at = now
+    visit.exit_reason = "approval_restarted"
+    _open_visit(ctx, order, flow, stage.id, now)
+    order.stage_entered_at = now
+    _timeline(ctx, order, now, "approval_restarted", "system", from_stage=stage.id,
+              to_stage=stage.id, note="the order changed during approval; approvals start again")
+    emit(ctx.session, "order.approval_restarted", "order", order.order_no,
+         {"order_no": order.order_no, "stage": stage.id, "at": now.isoformat()}, now)
 
 
 def _plain(value: Any) -> Any:
