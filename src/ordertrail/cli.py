@@ -162,7 +162,7 @@ def flow_show(flow_id: str, version: Annotated[int | None, typer.Option()] = Non
 
     def run(session: Session, _s: Settings) -> None:
         row = service.get_version(session, flow_id, version)
-        typer.echo(f"# {row.flow_id} version {row.version}")
+        typer.echo(f"# {row.flow_id} version {row.version}", err=True)
         typer.echo(row.source.rstrip())
 
     with_session(run)
