@@ -779,3 +779,44 @@ def test_random_requests_keep_every_order_consistent(flow_id, data, total):
         assert not finished, f"a finished order changed: {request}"
         check_plan(flow, state, actor, request, outcome)
         state = apply(state, outcome)
+
+
+def test_chained_approval_stages_with_no_applicable_level_are_all_passed_through():
+    flow = parse_flow("""
+id: chained
+version: 1
+name: {en: Chained, zh: 连续审批}
+stages:
+  - id: draft
+    responsible: sales
+  - id: big_deal
+    kind: approval
+    responsible: manager
+    approval:
+      levels: [{roles: [manager], when: "total >= 1000000"}]
+      approved: export_check
+      rejected: draft
+  - id: export_check
+    kind: approval
+    responsible: finance
+    approval:
+      levels: [{roles: [finance], when: "customer.country != 'CN'"}]
+      approved: ship
+      rejected: draft
+  - id: ship
+    responsible: warehouse
+  - id: done
+    kind: terminal
+transitions:
+  - {from: draft, to: big_deal, roles: [sales]}
+  - {from: ship, to: done, roles: [warehouse]}
+""")
+    facts = {"total": Decimal("10"), "customer": {"country": "CN"}}
+    state = OrderState("SO1", "draft", "active", facts)
+    sales = Actor(1, "alice", frozenset({"sales"}))
+    outcome = plan(flow, state, sales, Advance("big_deal"))
+    assert isinstance(outcome, Plan)
+    assert outcome.entered == ("big_deal", "export_check", "ship")
+    assert outcome.stage == "ship"
+    assert [s.kind for s in outcome.steps] == [
+        "transition", "approval_skipped", "approval_skipped"]

@@ -432,7 +432,7 @@ def test_bad_expression_in_approval_level():
 # SLA targets ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("sla", ["90s", "30m", "45min", "4h", "2d", "1d 4h", "1.5h", "3600",
+@pytest.mark.parametrize("sla", ["90s", "30m", "45min", "4h", "2d", "1d 4h", "1.5h",
                                  "{target: 90s, calendar: 24x7}",
                                  "{target: '1d 4h', calendar: cn_workdays}"])
 def test_good_sla_targets(sla):
@@ -441,13 +441,20 @@ def test_good_sla_targets(sla):
 
 
 @pytest.mark.parametrize("sla", ["4 hours", "h4", "soon", "-1h", "4h later", "''", "[4h]",
-                                 "{calendar: 24x7}", "{target: 4 hours}"])
+                                 "{calendar: 24x7}", "{target: 4 hours}", "3600"])
 def test_bad_sla_targets(sla):
     text = edit("    sla: 4h\n", f"    sla: {sla}\n")
     p = only(text)
     assert p.message.startswith("bad SLA target ")
     assert "'90s', '30m', '4h', '2d' or '1d 4h'" in p.message
     assert (p.line, p.stage) == (line_of(text, "sla:"), "new")
+
+
+def test_bad_sla_calendar_id():
+    text = edit("    sla: 4h\n", "    sla: {target: 4h, calendar: 'Not A Calendar!'}\n")
+    p = only(text)
+    assert p.message.startswith("bad calendar id ")
+    assert p.stage == "new"
 
 
 def test_unknown_sla_key():

@@ -240,3 +240,15 @@ def test_decimal_equality_is_exact_where_floats_are_not():
 def test_decimal_comparison_one_cent_below_a_threshold():
     assert check("total < 5000", total=Decimal("4999.99")) is True
     assert check("total < 5000", total=Decimal("5000.00")) is False
+
+
+def test_conditions_cannot_call_methods_on_order_data():
+    for text in ("tags.append('vip')", "customer.get('city')", "custom.clear()"):
+        with pytest.raises(ExprError, match="method calls are not available"):
+            compile_expr(text)
+
+
+def test_custom_fields_named_like_dict_methods_read_the_field():
+    facts = {"custom": {"items": 3, "keys": "k"}, "tags": ["vip"]}
+    assert evaluate(compile_expr("custom.items == 3 and custom.keys == 'k'"), facts)
+    assert evaluate(compile_expr("'items' in custom and 'vip' in tags"), facts)

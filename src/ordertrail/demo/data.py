@@ -420,6 +420,13 @@ GM_NOTES = (("大额订单，同意", "Large order, approved"),
             ("同意，请财务跟进回款", "Approved; finance to follow up the payment"))
 REWORK_NOTES = (("尺寸超差，返工", "Dimensions out of tolerance, rework"),
                 ("表面划伤，返工处理", "Surface scratches, rework"))
-SLOW_NOTES = (("供应商延迟交货，物料今日到齐", "Supplier delivered late; materials complete "
-               "today"),
-              ("排产积压，已加班赶工", "Production backlog; overtime scheduled"))
+# Said when an order finally leaves a stage where it took far longer than usual.
+SLOW_NOTES = {
+    "picking": (("调拨到货后拣货，延迟", "Picked late, after a stock transfer"),),
+    "shipped": (("物流延误，终于签收", "Carrier delay; delivered at last"),
+                ("中转站滞留多日", "Held up at a sorting hub for days")),
+    "material_check": (("供应商延迟交货，物料今日到齐", "Supplier delivered late; materials "
+                        "complete today"),),
+    "production": (("排产积压，已加班赶工", "Production backlog; overtime scheduled"),),
+    "credit_approval": (("月结期间审批延后", "Approval delayed by the month-end close"),),
+}

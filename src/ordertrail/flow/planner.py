@@ -214,14 +214,15 @@ def _closed_refusal(state: OrderState, flow: FlowDef) -> Refusal | None:
 
 def _enter(flow: FlowDef, state: OrderState, first: str, role: str | None,
            ) -> tuple[list[Step], list[str], str, str]:
-    """Enter a stage; an approval stage with no applicable level is passed straight through."""
+    """Enter a stage; approval stages with no applicable level are passed straight through."""
     steps: list[Step] = []
     entered = [first]
     stage = flow.stage(first)
-    if (stage.kind == StageKind.APPROVAL and stage.approval is not None
-            and not applicable_levels(stage, state.facts)):
+    while (stage.kind == StageKind.APPROVAL and stage.approval is not None
+           and not applicable_levels(stage, state.facts)
+           and stage.approval.approved not in entered):
         nxt = stage.approval.approved
-        steps.append(Step("approval_skipped", SYSTEM_ROLE, first, nxt,
+        steps.append(Step("approval_skipped", SYSTEM_ROLE, stage.id, nxt,
                           "no approval level applies to this order"))
         entered.append(nxt)
         stage = flow.stage(nxt)

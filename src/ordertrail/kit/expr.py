@@ -108,8 +108,51 @@ def lookup(facts: Mapping[str, Any], path: str) -> Any:
     return value
 
 
+class Record:
+    """Read-only view of a mapping for conditions: ``customer.city`` reads the key ``city``.
+
+    It has no public methods, so a custom field called ``items`` or ``keys`` reads the field,
+    and nothing in a condition can change the order's data.
+    """
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        object.__setattr__(self, "_data", data)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return _wrap(self._data[name])
+        except KeyError:
+            raise AttributeError(f"no field {name!r}") from None
+
+    def __getitem__(self, name: str) -> Any:
+        return _wrap(self._data[name])
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._data
+
+    def __eq__(self, other: object) -> bool:
+        return self._data == (other._data if isinstance(other, Record) else other)
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("conditions cannot change the order")
+
+
+def _wrap(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return Record(value)
+    if isinstance(value, list):
+        return tuple(_wrap(v) for v in value)
+    return value
+
+
 def _evaluator(names: Mapping[str, Any]) -> simpleeval.EvalWithCompoundTypes:
-    return simpleeval.EvalWithCompoundTypes(names=dict(names), functions=dict(_FUNCTIONS))
+    wrapped = {k: _wrap(v) for k, v in names.items()}
+    return simpleeval.EvalWithCompoundTypes(names=wrapped, functions=dict(_FUNCTIONS))
 
 
 def _check_features(module: ast.AST) -> None:
@@ -123,6 +166,10 @@ def _check_features(module: ast.AST) -> None:
             or node.attr in simpleeval.DISALLOW_METHODS
         ):
             raise ExprError(f"access to attribute {node.attr!r} is not allowed")
+    for node in ast.walk(module):
+        if isinstance(node, ast.Call) and not isinstance(node.func, ast.Name):
+            raise ExprError("method calls are not available in conditions; use the functions "
+                            f"{', '.join(sorted(_FUNCTIONS))} or operators such as 'in'")
 
 
 def compile_expr(source: str, allowed: Mapping[str, Any] = ORDER_NAMES) -> Expr:
