@@ -104,6 +104,17 @@ def test_timelines_are_chronological_and_never_in_the_future(
     assert session.scalar(select(func.max(Approval.at))) <= now
 
 
+def test_the_demo_history_is_not_pending_work(session: Session) -> None:
+    """Events of the generated past are marked processed: no worker re-sends them."""
+    from ordertrail.models import OutboxEvent
+
+    total = session.scalar(select(func.count()).select_from(OutboxEvent))
+    pending = session.scalar(select(func.count()).select_from(OutboxEvent)
+                             .where(OutboxEvent.processed_at.is_(None)))
+    assert total and total > 0
+    assert pending == 0
+
+
 def test_people_work_in_working_hours(session: Session) -> None:
     local = [r.at.astimezone(ZoneInfo("Asia/Shanghai")) for r in session.scalars(
         select(TimelineEntry).where(TimelineEntry.source == "web"))]

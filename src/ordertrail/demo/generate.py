@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from ordertrail.auth import service as auth
@@ -30,7 +30,7 @@ from ordertrail.errors import TransitionNotAllowed
 from ordertrail.flow import planner
 from ordertrail.flow.planner import Actor
 from ordertrail.kit.clock import FrozenClock, SystemClock
-from ordertrail.models import Order, StageVisit, User
+from ordertrail.models import Order, OutboxEvent, StageVisit, User
 from ordertrail.order import service
 
 WALKTHROUGH_SALES = "li.na"  # present means: the demo was built in this database already
@@ -65,7 +65,7 @@ def apply_batch(session: Session, drafts: Sequence[Draft], actors: Mapping[str |
     """Create a batch of orders and play their steps, round by round; returns the numbers.
 
     Each step runs what ``order.service.act`` runs: the planner decides (and refuses anything
-    the flow or the roles forbid) and the service's own ``_apply`` writes stage, visits,
+    the flow or the roles forbid) and the service's own ``apply_plan`` writes stage, visits,
     timeline rows, approvals and outbox events. Only act's per-call overhead is shared: the
     batch's orders stay loaded, their open visits are read once a round and each round is
     flushed once. Calling act per step (about nine statements each) made a 3000-order demo
@@ -98,8 +98,9 @@ def apply_batch(session: Session, drafts: Sequence[Draft], actors: Mapping[str |
                                    step.request)
             if isinstance(outcome, planner.Refusal):
                 raise TransitionNotAllowed(outcome.message, status=outcome.status,
-                                           code=outcome.code, current_stage=order.stage)
-            service._apply(c, order, flow, visit, outcome, step.request)
+                                           code=outcome.code,
+                                           current_stage=outcome.current_stage or order.stage)
+            service.apply_plan(c, order, flow, visit, outcome, step.request)
     session.flush()
     return [o.order_no for o in orders]
 
@@ -124,6 +125,11 @@ def build_demo(engine: Engine, settings: Settings, orders: int, seed: int) -> De
             with write_session(factory) as session:
                 apply_batch(session, drafts[start:start + BATCH], actors, clock, settings)
             created += len(drafts[start:start + BATCH])
+        with write_session(factory) as session:
+            # The demo's history happened before any worker ran: its events are not pending
+            # work (a worker must not notify anyone about last month's shipments).
+            session.execute(update(OutboxEvent).where(OutboxEvent.processed_at.is_(None))
+                            .values(processed_at=OutboxEvent.created_at))
     with factory() as session:
         by_flow = dict(session.execute(
             select(Order.flow_id, func.count()).group_by(Order.flow_id)).all())

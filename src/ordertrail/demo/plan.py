@@ -172,9 +172,10 @@ class Planner:
         for i, d in enumerate(pick(recent, max(2, n // 120))):
             d.kind, d.stage = "hold_now", HOLD_AT[d.flow][0] if i == 0 else rng.choice(
                 HOLD_AT[d.flow])
-        # Stuck, hence late: only orders whose promised time has passed.
+        # Stuck for weeks, hence late: only orders whose promised time has passed.
         overdue = [d for d in drafts if d.kind == "normal" and d.promised_at is not None
-                   and d.promised_at < now - timedelta(days=1) and age(d) > timedelta(days=8)]
+                   and d.promised_at < now - timedelta(days=1)
+                   and timedelta(days=8) < age(d) < timedelta(days=35)]
         for d in pick(overdue, max(2, n // 100)):
             d.kind, d.stage = "stuck", rng.choice(STUCK_AT[d.flow])
         cancels = [d for d in drafts if d.kind == "cancel" and age(d) > timedelta(days=4)]

@@ -264,15 +264,20 @@ def act(ctx: Ctx, order_no: str, request: planner.Request) -> Order:
     if isinstance(outcome, planner.Refusal):
         raise TransitionNotAllowed(outcome.message, status=outcome.status, code=outcome.code,
                                    current_stage=outcome.current_stage or order.stage)
-    _apply(ctx, order, flow, visit, outcome, request)
+    apply_plan(ctx, order, flow, visit, outcome, request)
     # Sessions do not autoflush: flush so that reads in this transaction (the response's
     # approval status, the current visit) see the vote and the visits just written.
     ctx.session.flush()
     return order
 
 
-def _apply(ctx: Ctx, order: Order, flow: FlowDef, visit: StageVisit | None,
-           plan: planner.Plan, request: planner.Request) -> None:
+def apply_plan(ctx: Ctx, order: Order, flow: FlowDef, visit: StageVisit | None,
+               plan: planner.Plan, request: planner.Request) -> None:
+    """Write a plan: timeline rows, vote, visits, stage and status, outbox events.
+
+    ``act`` is the usual caller; bulk writers (the demo, imports) that keep orders and their
+    open visits loaded call it directly. It does not flush.
+    """
     session, now = ctx.session, ctx.clock.now()
     for step in plan.steps:
         _timeline(ctx, order, now, step.kind, step.role, from_stage=step.from_stage,
