@@ -307,6 +307,7 @@ def test_list_is_newest_first_with_summaries(client, people, catalog):
     ({"q": "恒通贸易"}, {"b2b_review"}),
     ({"q": "伟"}, {"mto_review", "mto_cancelled"}),
     ({"q": "Zhang"}, {"retail_held"}),
+    ({"q": "zhang wei"}, {"retail_held"}),  # names match whatever the case, on both databases
     ({"q": "SO20261120-"}, {"mto_review", "mto_material", "retail_picking", "b2b_review",
                             "mto_cancelled", "retail_held"}),
     ({"q": "%"}, set()),
@@ -446,3 +447,18 @@ def test_concurrent_creation_gives_distinct_order_numbers(live_app, live_people,
     assert seqs == list(range(seqs[0], seqs[0] + 24))  # no number skipped or reused
     with committing() as session:
         assert row_counts(session)["orders"] == 24
+
+
+def test_the_same_external_ref_sent_twice_at_once_makes_one_order(live_app, live_people,
+                                                                  committing):
+    def send(i):
+        return TestClient(live_app).post(ORDERS, json=order_body(external_ref="JD-5550001"),
+                                         headers=live_people.headers(["alice", "grace"][i]))
+
+    results = run_together(2, send)
+    assert sorted(r.status_code for r in results) == [201, 409], [r.text for r in results]
+    loser = next(r for r in results if r.status_code == 409)
+    assert loser.headers["content-type"] == PROBLEM
+    assert loser.json()["code"] == "duplicate_external_ref"
+    with committing() as session:
+        assert row_counts(session)["orders"] == 1

@@ -225,6 +225,7 @@ def test_two_level_approval_finance_then_manager(client, people, clock):
         2, 2, "general_manager")
     assert [(a["level"], a["role"], a["decision"], a["comment"])
             for a in approval["approvals"]] == [(1, "finance", "approve", "within credit limit")]
+    assert get(client, people, no)["approval"] == approval  # what anyone reading it sees
 
     # Finance cannot decide the manager's level, nor approve its own level twice.
     problem = assert_problem(post(client, people, "frank", no, "approvals", decision="approve"),
@@ -347,8 +348,8 @@ def test_hold_is_refused_where_the_flow_does_not_allow_it(client, people):
     problem = assert_problem(post(client, people, "grace", no, "hold", note="x"), 409,
                              "hold_not_allowed")
     assert "Shipped" in problem["detail"]
-    problem = assert_problem(post(client, people, "grace", no, "cancel", note="x"), 409,
-                             "cancel_not_allowed")
+    assert_problem(post(client, people, "grace", no, "cancel", note="x"), 409,
+                   "cancel_not_allowed")
 
 
 def test_cancel_needs_a_note_and_a_role_and_ends_the_order(client, people, db):

@@ -45,6 +45,7 @@ class CreateSizes:
     batched: int  # orders per round, ``batch`` per transaction
     batch: int
     rounds: int
+    budget: float  # seconds: a round stops starting transactions after this long
 
 
 def order_bodies(count: int, start: int, *, imported: bool) -> list[OrderCreate]:
@@ -99,11 +100,15 @@ def _core_rows(bodies: list[OrderCreate], flow_version_id: int, prefix: str,
 
 
 def _service_run(factory: sessionmaker[Session], actor: Actor, settings: Settings,
-                 bodies: list[OrderCreate], batch: int, bulk: bool) -> float:
+                 bodies: list[OrderCreate], batch: int, bulk: bool, budget: float) -> float:
     clock = SystemClock()
     many = getattr(order_service, "create_orders", None)
     t0 = time.perf_counter()
+    done = 0
     for i in range(0, len(bodies), batch):
+        if time.perf_counter() - t0 > budget:
+            break
+        done += len(bodies[i:i + batch])
         with write_session(factory) as session:
             ctx = Ctx(session=session, actor=actor, clock=clock, settings=settings)
             if bulk and many is not None:
@@ -111,13 +116,18 @@ def _service_run(factory: sessionmaker[Session], actor: Actor, settings: Setting
             else:
                 for body in bodies[i:i + batch]:
                     order_service.create_order(ctx, body)
-    return len(bodies) / (time.perf_counter() - t0)
+    return done / (time.perf_counter() - t0)
 
 
-def _core_run(engine: Engine, rows: list[dict[str, Any]], batch: int, bulk: bool) -> float:
+def _core_run(engine: Engine, rows: list[dict[str, Any]], batch: int, bulk: bool,
+              budget: float) -> float:
     stmt = insert(Order.__table__)
     t0 = time.perf_counter()
+    done = 0
     for i in range(0, len(rows), batch):
+        if time.perf_counter() - t0 > budget:
+            break
+        done += len(rows[i:i + batch])
         with engine.connect() as conn:
             conn.execution_options(**WRITE)
             with conn.begin():
@@ -126,7 +136,7 @@ def _core_run(engine: Engine, rows: list[dict[str, Any]], batch: int, bulk: bool
                 else:
                     for row in rows[i:i + batch]:
                         conn.execute(stmt, row)
-    return len(rows) / (time.perf_counter() - t0)
+    return done / (time.perf_counter() - t0)
 
 
 def _figure(name: str, database: str, service: list[float], core: list[float],
@@ -160,24 +170,27 @@ def measure(engine: Engine, database: str, settings: Settings, sizes: CreateSize
             serial += count
             # Alternate the order of the two so that a noisy neighbour hurts both alike.
             if r % 2 == 0:
-                core = _core_run(engine, rows, batch, bulk)
-                service = _service_run(factory, actor, settings, bodies, batch, bulk)
+                core = _core_run(engine, rows, batch, bulk, sizes.budget)
+                service = _service_run(factory, actor, settings, bodies, batch, bulk,
+                                       sizes.budget)
             else:
-                service = _service_run(factory, actor, settings, bodies, batch, bulk)
-                core = _core_run(engine, rows, batch, bulk)
+                service = _service_run(factory, actor, settings, bodies, batch, bulk,
+                                       sizes.budget)
+                core = _core_run(engine, rows, batch, bulk, sizes.budget)
             results[mode][0].append(service)
             results[mode][1].append(core)
             progress(f"{database}: create {mode} round {r + 1}: service {service:,.0f}/s, "
                      f"core {core:,.0f}/s")
     figures = [
         _figure("create_order_per_commit", database, *results["per_commit"],
-                ONE_BY_ONE, {"orders_per_round": sizes.per_commit, "rounds": sizes.rounds,
+                ONE_BY_ONE, {"max_orders_per_round": sizes.per_commit, "rounds": sizes.rounds,
+                             "seconds_per_round": sizes.budget,
                              "per_transaction": 1,
                              "call": "create_order(ctx, body) once per transaction",
                              "body": "make_to_order, 2 lines, no external_ref"}),
         _figure(f"create_order_batch_{sizes.batch}", database, *results["batched"],
-                ONE_BY_ONE, {"orders_per_round": sizes.batched, "rounds": sizes.rounds,
-                             "per_transaction": sizes.batch,
+                ONE_BY_ONE, {"max_orders_per_round": sizes.batched, "rounds": sizes.rounds,
+                             "seconds_per_round": sizes.budget, "per_transaction": sizes.batch,
                              "call": f"create_order(ctx, body) x{sizes.batch} per transaction",
                              "body": IMPORT_BODY}),
     ]
@@ -185,8 +198,8 @@ def measure(engine: Engine, database: str, settings: Settings, sizes: CreateSize
         figures.append(_figure(
             f"create_orders_bulk_{sizes.batch}", database, *results["bulk"],
             "bare Core executemany INSERT of the orders rows, same batches",
-            {"orders_per_round": sizes.batched, "rounds": sizes.rounds,
-             "per_transaction": sizes.batch,
+            {"max_orders_per_round": sizes.batched, "rounds": sizes.rounds,
+             "seconds_per_round": sizes.budget, "per_transaction": sizes.batch,
              "call": f"create_orders(ctx, bodies) with {sizes.batch} bodies per transaction",
              "body": IMPORT_BODY}))
     return figures

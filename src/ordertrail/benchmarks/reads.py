@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import random
 import re
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ from ordertrail.kit.clock import SystemClock
 from ordertrail.models import Order
 from ordertrail.order import read, service
 from ordertrail.order import repository as repo
+from ordertrail.order.schemas import OrderPage
 
 TARGET_MS = 10.0
 PAGES_PER_STAGE = 3  # a first page, then follow next_cursor twice
@@ -49,6 +51,7 @@ class ReadSizes:
     warmup: float
     duration: float
     rounds: int
+    in_process: int  # calls of each read timed without HTTP
 
 
 @dataclass
@@ -125,39 +128,130 @@ def _explain(engine: Engine, statements: list[tuple[str, Any]]) -> list[dict[str
     return out
 
 
-def plans(url: str, settings: Settings, actor: Actor, order_no: str, approval_no: str | None,
-          stage: str) -> dict[str, list[dict[str, Any]]]:
-    """The SQL of GET order (also for an order awaiting approval) and of a stage page."""
+@dataclass
+class Sample:
+    numbers: list[str]  # random orders across the whole table
+    stages: list[str]  # every stage that has orders
+    biggest: str  # the stage with most orders
+    smallest: str  # the stage with fewest orders
+    approval: str | None  # an order awaiting approval, if any
+
+
+def _get(ctx: Ctx, order_no: str) -> str:
+    return read.order_read(ctx, service.get_order(ctx, order_no)).model_dump_json()
+
+
+def _page(ctx: Ctx, stage: str, cursor: str | None = None) -> str | None:
+    rows, next_cursor = repo.list_orders(ctx.session, repo.OrderFilter(stage=[stage]),
+                                         "-created_at", cursor, LIMIT)
+    OrderPage(items=[read.order_summary(o) for o in rows],
+              next_cursor=next_cursor).model_dump_json()
+    return next_cursor
+
+
+def plans(url: str, settings: Settings, actor: Actor,
+          sample: Sample) -> dict[str, list[dict[str, Any]]]:
+    """The SQL that GET order and a stage page run (captured from the same service and
+    repository functions as the endpoints), each with its query plan."""
     engine = make_engine(url)
     factory = make_sessionmaker(engine)
-    cases: list[tuple[str, str | None]] = [("get_order", order_no),
-                                           ("get_order_in_approval", approval_no),
-                                           ("list_by_stage", None)]
+    with factory() as session:
+        ctx = Ctx(session=session, actor=actor, clock=SystemClock(), settings=settings)
+        cursor = _page(ctx, sample.biggest)
+    cases: dict[str, Callable[[Ctx], Any]] = {
+        "get_order": lambda ctx: _get(ctx, sample.numbers[0]),
+        "list_by_stage": lambda ctx: _page(ctx, sample.biggest),
+        "list_by_stage_next_page": lambda ctx: _page(ctx, sample.biggest, cursor),
+        "list_by_stage_smallest": lambda ctx: _page(ctx, sample.smallest),
+    }
+    if sample.approval is not None:
+        approval = sample.approval
+        cases["get_order_in_approval"] = lambda ctx: _get(ctx, approval)
     try:
         result = {}
-        for name, number in cases:
-            if name == "get_order_in_approval" and number is None:
-                continue
-            with factory() as session:
-                ctx = Ctx(session=session, actor=actor, clock=SystemClock(), settings=settings)
-                read.order_read(ctx, service.get_order(ctx, order_no))  # warm the flow cache
-                with _captured(engine) as seen:
-                    if number is not None:
-                        read.order_read(ctx, service.get_order(ctx, number))
-                    else:
-                        rows, _ = repo.list_orders(session, repo.OrderFilter(stage=[stage]),
-                                                   "-created_at", None, LIMIT)
-                        for row in rows:
-                            read.order_summary(row)
+        for name, call in cases.items():
+            with factory() as session:  # the first call fills the flow cache, as in a server
+                call(Ctx(session=session, actor=actor, clock=SystemClock(), settings=settings))
+            with factory() as session, _captured(engine) as seen:
+                call(Ctx(session=session, actor=actor, clock=SystemClock(), settings=settings))
             result[name] = _explain(engine, seen)
         return result
     finally:
         engine.dispose()
 
 
-def _samples(engine: Engine, count: int) -> tuple[list[str], list[str], str, str | None]:
-    """Random order numbers across the whole table, every stage that has orders, the largest
-    stage, and an order awaiting approval (if any)."""
+def in_process(url: str, settings: Settings, actor: Actor, sample: Sample,
+               count: int) -> dict[str, dict[str, float]]:
+    """The same work without HTTP: one session per call, as a request has, timed in this
+    process. The difference to the server time is the web framework's share."""
+    engine = make_engine(url)
+    factory = make_sessionmaker(engine)
+    times: dict[str, list[float]] = {"get": [], "list": []}
+    try:
+        for i in range(count):
+            for name in ("get", "list"):
+                with factory() as session:
+                    ctx = Ctx(session=session, actor=actor, clock=SystemClock(),
+                              settings=settings)
+                    t0 = time.perf_counter()
+                    if name == "get":
+                        _get(ctx, sample.numbers[i % len(sample.numbers)])
+                    else:
+                        _page(ctx, sample.stages[i % len(sample.stages)])
+                    times[name].append((time.perf_counter() - t0) * 1000)
+        return {name: latency_summary(ms) for name, ms in times.items()}
+    finally:
+        engine.dispose()
+
+
+def warm_cache(engine: Engine) -> dict[str, Any]:
+    """Read the dataset into the OS page cache, as a long-running server would have it.
+
+    Right after a bulk load (or a reboot) the pages are on disk only, and random lookups then
+    measure the disk (seen here: p99 over 30 ms for a single-row SQLite read), not ordertrail.
+    SQLite: the database file is read sequentially. PostgreSQL: ``pg_prewarm(rel, 'read')`` for
+    the order tables and their indexes (the extension is created in the dataset's schema when
+    the database does not have it), or full scans if the extension is not available.
+    """
+    t0 = time.perf_counter()
+    if engine.dialect.name == "sqlite":
+        database = engine.url.database or ""
+        size = 0
+        for path in (Path(database), Path(f"{database}-wal")):
+            if path.exists():
+                with path.open("rb") as f:
+                    while chunk := f.read(1 << 24):
+                        size += len(chunk)
+        return {"method": "sequential read of the database file", "mib": size >> 20,
+                "seconds": round(time.perf_counter() - t0, 1)}
+    tables = ("orders", "order_lines", "stage_visits")
+    with engine.connect() as conn:
+        schema = conn.execute(text("SELECT n.nspname FROM pg_extension e JOIN pg_namespace n "
+                                   "ON n.oid = e.extnamespace WHERE e.extname = 'pg_prewarm'")
+                              ).scalar()
+        available = conn.execute(text("SELECT 1 FROM pg_available_extensions "
+                                      "WHERE name = 'pg_prewarm'")).scalar()
+        if schema is None and available:
+            schema = conn.execute(text("SELECT current_schema()")).scalar()
+            conn.execute(text(f"CREATE EXTENSION IF NOT EXISTS pg_prewarm SCHEMA {schema}"))
+            conn.commit()
+        if schema is None:
+            for table in tables:
+                conn.execute(text(f"SELECT count(*) FROM {table}"))
+            method = "full scans (pg_prewarm is not available)"
+        else:
+            rels = [r[0] for table in tables for r in conn.execute(text(
+                "SELECT CAST(CAST(:t AS regclass) AS text) UNION ALL SELECT "
+                "CAST(indexrelid::regclass AS text) FROM pg_index "
+                "WHERE indrelid = CAST(:t AS regclass)"), {"t": table})]
+            for rel in rels:
+                conn.execute(text(f"SELECT {schema}.pg_prewarm(:r, 'read')"), {"r": rel})
+            method = f"pg_prewarm(rel, 'read') of {len(rels)} tables and indexes"
+        conn.rollback()
+    return {"method": method, "seconds": round(time.perf_counter() - t0, 1)}
+
+
+def _samples(engine: Engine, count: int) -> Sample:
     rng = random.Random(7)
     with engine.connect() as conn:
         top = conn.execute(select(Order.id).order_by(Order.id.desc()).limit(1)).scalar() or 0
@@ -167,20 +261,24 @@ def _samples(engine: Engine, count: int) -> tuple[list[str], list[str], str, str
         approval = conn.execute(select(Order.order_no).where(
             Order.stage == "credit_approval").limit(1)).scalar()
     rng.shuffle(numbers)
-    stages = sorted(s for s, _n in counts)
-    biggest = max(counts, key=lambda r: r[1])[0]
-    return numbers, stages, biggest, approval
+    return Sample(numbers=numbers, stages=sorted(s for s, _n in counts),
+                  biggest=max(counts, key=lambda r: r[1])[0],
+                  smallest=min(counts, key=lambda r: r[1])[0], approval=approval)
 
 
 def measure(engine: Engine, url: str, database: str, settings: Settings, stored: int,
             sizes: ReadSizes, workdir: Path, load_info: dict[str, Any],
             progress: Callable[[str], None] = log) -> list[Figure]:
-    numbers, stages, biggest, approval = _samples(engine, 5000)
+    sample = _samples(engine, 5000)
     actor, key = user_with_key(engine, "bench_reader", ["viewer"])
     headers = {"Authorization": f"Bearer {key}"}
-    explained = plans(url, settings, actor, numbers[0], approval, biggest)
+    explained = plans(url, settings, actor, sample)
+    warmed = warm_cache(engine)
+    progress(f"{database}: page cache warmed in {warmed['seconds']} s ({warmed['method']})")
+    service_ms = in_process(url, settings, actor, sample, sizes.in_process)
     runs: dict[str, list[LoadResult]] = {"healthz": [], "me": [], "get": [], "list": []}
-    get_worker, list_worker = GetWorker(numbers, headers), ListWorker(stages, headers)
+    get_worker = GetWorker(sample.numbers, headers)
+    list_worker = ListWorker(sample.stages, headers)
     with serve(url, workdir, f"{database}-reads") as server:
         for r in range(sizes.rounds):
             for name, worker in (("healthz", Fixed(http_request("GET", "/healthz"))),
@@ -194,6 +292,7 @@ def measure(engine: Engine, url: str, database: str, settings: Settings, stored:
     ms = {name: [x for res in results for x in res.server_ms] for name, results in runs.items()}
     base = percentile(ms["healthz"], 99)
     common = {"orders_stored": stored, "concurrency": 1, "dataset": load_info,
+              "cache_warmup": warmed,
               "healthz_ms": latency_summary(ms["healthz"]), "me_ms": latency_summary(ms["me"])}
     figures = []
     for name, key_, what, plan_key in (
@@ -207,10 +306,11 @@ def measure(engine: Engine, url: str, database: str, settings: Settings, stored:
         explains = {k: v for k, v in explained.items() if k.startswith(plan_key)}
         indexed = all(p["uses_index"] for v in explains.values() for p in v)
         detail = {**common, "request": what, "latency_ms": latency_summary(ms[key_]),
+                  "in_process_ms": service_ms[key_],
                   "non_2xx": non_2xx, "statements": {k: len(v) for k, v in explains.items()},
                   "indexes_used": indexed, "plans": explains}
         if key_ == "list":
-            detail["stages"] = len(stages)
+            detail["stages"] = len(sample.stages)
             detail["mean_items"] = round(sum(list_worker.items) / max(1, len(list_worker.items)),
                                          1)
         figures.append(Figure(

@@ -33,17 +33,21 @@ class Sizes:
 
     @classmethod
     def quick(cls) -> Sizes:
-        return cls(create=create.CreateSizes(per_commit=200, batched=1000, batch=500, rounds=2),
+        return cls(create=create.CreateSizes(per_commit=200, batched=1000, batch=500, rounds=2,
+                                                   budget=2.0),
                    http=transitions.HttpSizes(concurrency=8, orders_per_worker=4, warmup=0.3,
                                               duration=1.0, rounds=1),
-                   read=reads.ReadSizes(warmup=0.2, duration=0.8, rounds=1), stored=2000)
+                   read=reads.ReadSizes(warmup=0.2, duration=0.8, rounds=1, in_process=50),
+                   stored=2000)
 
     @classmethod
     def full(cls, stored: int) -> Sizes:
-        return cls(create=create.CreateSizes(per_commit=2000, batched=5000, batch=500, rounds=3),
+        return cls(create=create.CreateSizes(per_commit=3000, batched=10_000, batch=500,
+                                                   rounds=3, budget=8.0),
                    http=transitions.HttpSizes(concurrency=16, orders_per_worker=25, warmup=2.0,
                                               duration=10.0, rounds=2),
-                   read=reads.ReadSizes(warmup=2.0, duration=8.0, rounds=2), stored=stored)
+                   read=reads.ReadSizes(warmup=2.0, duration=8.0, rounds=2, in_process=1000),
+                   stored=stored)
 
 
 def expected_names(batch: int = 500) -> list[str]:

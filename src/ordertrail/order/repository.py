@@ -145,7 +145,8 @@ def list_query(flt: OrderFilter, sort: str, cursor: str | None, limit: int) -> S
             Order.order_no.like(f"{term}%", escape="\\"),
             Order.external_ref == flt.q,
             Order.customer_phone == flt.q,
-            Order.customer_name.like(f"%{term}%", escape="\\"),
+            # ILIKE: the same case-insensitive match on PostgreSQL as SQLite's LIKE gives.
+            Order.customer_name.ilike(f"%{term}%", escape="\\"),
         ))
     if cursor:
         value, row_id = _decode_cursor(cursor, name)
