@@ -10,6 +10,7 @@ from sqlalchemy import text
 from ordertrail import __version__
 from ordertrail.api import problems
 from ordertrail.api.deps import AppState, _AuthCache, current_actor, get_state
+from ordertrail.api.limits import BodyLimit
 from ordertrail.api.timing import ServerTiming
 from ordertrail.config import Settings, get_settings
 from ordertrail.db import make_engine, make_sessionmaker
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     app.state.ot = state
     app.state.auth_cache = _AuthCache()
     problems.install(app)
+    app.add_middleware(BodyLimit)
     app.add_middleware(ServerTiming)
     app.include_router(order_router)
     app.include_router(flow_router)

@@ -48,3 +48,48 @@ def test_an_edit_under_approval_restarts_the_round(client, people):
     kinds = [i["kind"] for i in client.get(f"/api/v1/orders/{no}/timeline",
                                            headers=people.headers("vera")).json()["items"]]
     assert kinds.count("approval") == 2 and "approval_restarted" in kinds
+
+
+def test_a_huge_body_is_refused_with_413_and_nothing_written(client, people, db):
+    from tests.conftest import row_counts
+
+    before = row_counts(db)
+    body = order_body(custom={"blob": "x" * 2_000_000})
+    r = client.post("/api/v1/orders", json=body, headers=people.headers("alice"))
+    assert r.status_code == 413
+    assert r.headers["content-type"] == "application/problem+json"
+    assert row_counts(db) == before
+
+
+def test_one_person_decides_one_level_of_an_approval(client, people, db, clock, settings):
+    """Four eyes: someone holding finance and manager roles cannot approve both levels."""
+    from ordertrail.auth import service as auth
+
+    boss = auth.create_user(db, "boss", ["finance", "manager"], clock)
+    key = auth.create_api_key(db, boss, clock)[1]
+    db.commit()
+    body = order_body("b2b_credit", lines=[{"sku": "S", "name": "Steel", "qty": 30,
+                                            "unit_price": "10000"}])
+    no = client.post("/api/v1/orders", json=body, headers=people.headers("alice")).json()[
+        "order_no"]
+    client.post(f"/api/v1/orders/{no}/transitions", json={"to": "credit_approval"},
+                headers=people.headers("alice"))
+    boss_h = {"Authorization": f"Bearer {key}"}
+    assert client.post(f"/api/v1/orders/{no}/approvals", json={"decision": "approve"},
+                       headers=boss_h).status_code == 200
+    r = client.post(f"/api/v1/orders/{no}/approvals", json={"decision": "approve"},
+                    headers=boss_h)
+    assert r.status_code == 409 and r.json()["code"] == "four_eyes"
+    r = client.post(f"/api/v1/orders/{no}/approvals", json={"decision": "approve"},
+                    headers=people.headers("grace"))
+    assert r.json()["stage"] == "picking"
+
+
+def test_patching_one_customer_field_keeps_the_others(client, people):
+    no = client.post("/api/v1/orders", json=order_body(), headers=people.headers("alice")).json()[
+        "order_no"]
+    r = client.patch(f"/api/v1/orders/{no}", json={"customer": {"city": "广州"}},
+                     headers=people.headers("alice"))
+    assert r.status_code == 200, r.text
+    c = r.json()["customer"]
+    assert (c["name"], c["city"], c["phone"]) == ("张伟", "广州", "13800138000")

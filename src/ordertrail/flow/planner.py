@@ -402,6 +402,11 @@ def _plan_decide(flow: FlowDef, state: OrderState, actor: Actor, req: Decide) ->
             "different approvers.",
             {"pos": pos, "count": count, "level": level.name, "required": level.required}),
             state.stage)
+    if any(v.user_id == actor.user_id and v.decision == "approve" for v in state.votes):
+        return Refusal("four_eyes", 409, Msg(
+            "You have already approved an earlier level of this approval; level {pos} of "
+            "{count} ({level}) needs another person.",
+            {"pos": pos, "count": count, "level": level.name}), state.stage)
     assert actor.user_id is not None
     vote = Vote(level.index, actor.user_id, req.decision)
     data = {"level": level.index, "level_id": level.id, "position": pos, "of": count,

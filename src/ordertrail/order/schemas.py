@@ -43,6 +43,19 @@ class CustomerIn(Strict):
     address: str | None = Field(default=None, max_length=500)
 
 
+class CustomerPatch(Strict):
+    """Customer fields to change; fields not sent keep their value, null clears one."""
+
+    name: Name | None = None
+    phone: str | None = Field(default=None, max_length=32, pattern=r"^\+?[0-9][0-9 ()-]{3,30}$")
+    email: str | None = Field(default=None, max_length=254,
+                              pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+    province: str | None = Field(default=None, max_length=64)
+    city: str | None = Field(default=None, max_length=64)
+    address: str | None = Field(default=None, max_length=500)
+
+
 class LineIn(Strict):
     sku: str = Field(min_length=1, max_length=64)
     name: Name
@@ -76,7 +89,7 @@ class OrderCreate(Strict):
 
 
 class OrderUpdate(Strict):
-    customer: CustomerIn | None = None
+    customer: CustomerPatch | None = None
     lines: list[LineIn] | None = Field(default=None, min_length=1, max_length=1000)
     shipping_fee: Money | None = None
     discount: Money | None = None

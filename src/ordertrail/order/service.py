@@ -346,12 +346,11 @@ def update_order(ctx: Ctx, order_no: str, data: OrderUpdate) -> Order:
         if before != after:
             changed["lines"] = [len(before), len(after)]
     if "customer" in given and data.customer is not None:
-        c = data.customer
-        for field, value in (("customer_name", c.name), ("customer_phone", c.phone),
-                             ("customer_email", c.email), ("customer_country", c.country),
-                             ("customer_province", c.province), ("customer_city", c.city),
-                             ("customer_address", c.address)):
-            change(field, value)
+        patch = data.customer
+        if "name" in patch.model_fields_set and patch.name is None:
+            raise Invalid("customer.name cannot be cleared", code="invalid", field="customer.name")
+        for field in sorted(patch.model_fields_set):
+            change(f"customer_{field}", getattr(patch, field))
     for field in ("shipping_fee", "discount", "channel", "promised_at", "custom"):
         if field in given:
             new = getattr(data, field)
