@@ -56,22 +56,8 @@ def _pg_url() -> str:
 
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if BACKEND != "postgres":
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
-        return
-    url = _pg_url()
-    schema = f"ot_test_{secrets.token_hex(4)}"
-    admin = make_engine(url, pool_size=1, max_overflow=0)
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f"CREATE SCHEMA {schema}"))
-    except Exception as exc:  # noqa: BLE001 - report any connection failure loudly
-        pytest.exit(f"PostgreSQL is unreachable at {url}: {exc}", returncode=1)
-    sep = "&" if "?" in url else "?"
-    yield f"{url}{sep}options=-csearch_path%3D{schema}"
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
+    with fresh_database(tmp_path_factory.mktemp("db"), prefix="ot_test") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -240,17 +226,21 @@ def run_together(count: int, fn: Callable[[int], T]) -> list[T]:
 
 
 @contextmanager
-def fresh_database(directory: Path) -> Iterator[str]:
-    """The URL of a new, empty database for a subprocess: a SQLite file in ``directory``, or
-    a PostgreSQL schema (dropped afterwards) when the suite runs on PostgreSQL."""
+def fresh_database(directory: Path, prefix: str = "ot_proc") -> Iterator[str]:
+    """The URL of a new, empty database: a SQLite file in ``directory``, or a PostgreSQL
+    schema (dropped afterwards) when the suite runs on PostgreSQL. An unreachable PostgreSQL
+    stops the run with an error."""
     if BACKEND != "postgres":
         yield f"sqlite:///{directory / 'ordertrail.db'}"
         return
     url = _pg_url()
-    schema = f"ot_proc_{secrets.token_hex(4)}"
+    schema = f"{prefix}_{secrets.token_hex(4)}"
     admin = make_engine(url, pool_size=1, max_overflow=0)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+    except Exception as exc:  # noqa: BLE001 - report any connection failure loudly
+        pytest.exit(f"PostgreSQL is unreachable at {url}: {exc}", returncode=1)
     try:
         sep = "&" if "?" in url else "?"
         yield f"{url}{sep}options=-csearch_path%3D{schema}"
