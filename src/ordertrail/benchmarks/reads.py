@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, event, select, text
+from sqlalchemy.exc import DBAPIError
 
 from ordertrail.benchmarks.common import (
     Figure,
@@ -233,8 +234,12 @@ def warm_cache(engine: Engine) -> dict[str, Any]:
                                       "WHERE name = 'pg_prewarm'")).scalar()
         if schema is None and available:
             schema = conn.execute(text("SELECT current_schema()")).scalar()
-            conn.execute(text(f"CREATE EXTENSION IF NOT EXISTS pg_prewarm SCHEMA {schema}"))
-            conn.commit()
+            try:
+                conn.execute(text(f"CREATE EXTENSION IF NOT EXISTS pg_prewarm SCHEMA {schema}"))
+                conn.commit()
+            except DBAPIError:  # not allowed for this role: fall back to full scans
+                conn.rollback()
+                schema = None
         if schema is None:
             for table in tables:
                 conn.execute(text(f"SELECT count(*) FROM {table}"))
