@@ -65,7 +65,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         return {"status": "ok", "database": st.engine.dialect.name}
 
     @app.get("/api/v1/me", tags=["auth"], response_model=Me)
-    def me(actor: Actor = Depends(current_actor)) -> Me:
+    async def me(actor: Actor = Depends(current_actor)) -> Me:
         """Who the API key belongs to, and their roles."""
         return Me(name=actor.name, roles=sorted(actor.roles))
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -35,7 +37,8 @@ def make_engine(url: str, *, echo: bool = False, **kwargs: Any) -> Engine:
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    kwargs.setdefault("pool_pre_ping", True)
+    # No pre-ping (a round trip per checkout); recycle connections instead.
+    kwargs.setdefault("pool_recycle", 1800)
     return create_engine(url, echo=echo, **kwargs)
 
 
@@ -62,6 +65,26 @@ def _tune_sqlite(engine: Engine) -> None:
             conn.exec_driver_sql("BEGIN")
 
 
+_WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
+_LOCKS_GUARD = threading.Lock()
+
+
+def write_lock(engine: Engine) -> AbstractContextManager[object]:
+    """Serialise this process's writers on SQLite (one writer at a time anyway).
+
+    Without it, concurrent writers back off inside SQLite's busy handler, sleeping up to
+    tens of milliseconds; queued on a lock they are woken as soon as the writer commits.
+    PostgreSQL needs no lock: rows are locked by the statements themselves.
+    """
+    if engine.dialect.name != "sqlite":
+        return nullcontext()
+    with _LOCKS_GUARD:
+        lock = _WRITE_LOCKS.get(engine)
+        if lock is None:
+            lock = _WRITE_LOCKS[engine] = threading.RLock()
+    return lock
+
+
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
 
@@ -74,7 +97,9 @@ def begin_write(session: Session) -> None:
 @contextmanager
 def write_session(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One write transaction: commit on success, roll back on any error."""
-    with factory() as session:
+    bind = factory.kw.get("bind")
+    lock = write_lock(bind) if isinstance(bind, Engine) else nullcontext()
+    with lock, factory() as session:
         begin_write(session)
         try:
             yield session

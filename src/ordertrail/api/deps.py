@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from fastapi import Depends, Request, Response
@@ -14,11 +14,12 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
+from starlette.concurrency import run_in_threadpool
 
 from ordertrail.auth import service as auth
 from ordertrail.config import Settings
 from ordertrail.context import Ctx
-from ordertrail.db import begin_write
+from ordertrail.db import begin_write, write_lock
 from ordertrail.errors import Conflict, Invalid, Unauthorized
 from ordertrail.flow.planner import Actor
 from ordertrail.i18n import normalize_lang
@@ -36,13 +37,8 @@ class AppState:
     settings: Settings
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
     return request.app.state.ot  # type: ignore[no-any-return]
-
-
-def read_session(state: AppState = Depends(get_state)) -> Iterator[Session]:
-    with state.factory() as session:
-        yield session
 
 
 class _AuthCache:
@@ -69,7 +65,12 @@ class _AuthCache:
                 time.monotonic() + AUTH_TTL_SECONDS, actor)
 
 
-def current_actor(request: Request, state: AppState = Depends(get_state)) -> Actor:
+def _authenticate(state: AppState, token: str) -> Actor:
+    with state.factory() as session:
+        return auth.actor_of(auth.authenticate(session, token))
+
+
+async def current_actor(request: Request, state: AppState = Depends(get_state)) -> Actor:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -78,19 +79,41 @@ def current_actor(request: Request, state: AppState = Depends(get_state)) -> Act
     cache: _AuthCache = request.app.state.auth_cache
     actor = cache.get(token)
     if actor is None:
-        with state.factory() as session:
-            actor = auth.actor_of(auth.authenticate(session, token))
+        actor = await run_in_threadpool(_authenticate, state, token)
         cache.put(token, actor)
     return actor
 
 
-def lang(request: Request) -> str:
+async def lang(request: Request) -> str:
     return normalize_lang(request.headers.get("accept-language"))
 
 
-def read_ctx(session: Session = Depends(read_session), actor: Actor = Depends(current_actor),
-             state: AppState = Depends(get_state)) -> Ctx:
-    return Ctx(session=session, actor=actor, clock=state.clock, settings=state.settings)
+def _json(model: BaseModel, status_code: int = 200,
+          headers: dict[str, str] | None = None) -> Response:
+    return Response(model.model_dump_json(), status_code=status_code,
+                    media_type="application/json", headers=headers)
+
+
+class Reader:
+    """Runs a read in one worker-thread hop with its own session; returns ready JSON."""
+
+    def __init__(self, state: AppState, actor: Actor) -> None:
+        self.state, self.actor = state, actor
+
+    def run_sync(self, fn: Callable[[Ctx], BaseModel]) -> bytes:
+        with self.state.factory() as session:
+            ctx = Ctx(session=session, actor=self.actor, clock=self.state.clock,
+                      settings=self.state.settings)
+            return fn(ctx).model_dump_json().encode()
+
+    async def run(self, fn: Callable[[Ctx], BaseModel]) -> Response:
+        body = await run_in_threadpool(self.run_sync, fn)
+        return Response(body, media_type="application/json")
+
+
+async def reader(state: AppState = Depends(get_state),
+                 actor: Actor = Depends(current_actor)) -> Reader:
+    return Reader(state, actor)
 
 
 class Writer:
@@ -121,7 +144,7 @@ class Writer:
         replay = self._replay()
         if replay is not None:
             return replay
-        with self.state.factory() as session:
+        with write_lock(self.state.engine), self.state.factory() as session:
             begin_write(session)
             ctx = Ctx(session=session, actor=self.actor, clock=self.state.clock,
                       settings=self.state.settings)
@@ -149,6 +172,11 @@ class Writer:
                 raise
         return Response(body, status_code=status_code, media_type="application/json",
                         headers=headers)
+
+    async def arun(self, fn: Callable[[Ctx], BaseModel], status_code: int = 200,
+                   headers: dict[str, str] | None = None) -> Response:
+        """``run`` in one worker-thread hop."""
+        return await run_in_threadpool(self.run, fn, status_code, headers)
 
 
 async def writer(request: Request, state: AppState = Depends(get_state),

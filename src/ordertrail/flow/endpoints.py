@@ -5,11 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from ordertrail.api.deps import Writer, read_ctx, writer
+from ordertrail.api.deps import Reader, Writer, current_actor, reader, writer
 from ordertrail.context import Ctx
 from ordertrail.errors import Forbidden, Invalid
 from ordertrail.flow import repository as repo
 from ordertrail.flow import service
+from ordertrail.flow.planner import Actor
 from ordertrail.flow.schemas import (
     FlowList,
     FlowProblem,
@@ -50,14 +51,20 @@ async def _source(request: Request) -> str:
 
 
 @router.get("", response_model=FlowList)
-def list_flows(ctx: Ctx = Depends(read_ctx)) -> FlowList:
+async def list_flows(r: Reader = Depends(reader)) -> Response:
     """The latest version of every flow."""
-    return FlowList(items=[_summary(r) for r in repo.all_latest(ctx.session)])
+    return await r.run(lambda ctx: FlowList(
+        items=[_summary(row) for row in repo.all_latest(ctx.session)]))
 
 
 @router.get("/{flow_id}", response_model=FlowRead)
-def get_flow(flow_id: str, version: int | None = None, ctx: Ctx = Depends(read_ctx)) -> FlowRead:
+async def get_flow(flow_id: str, version: int | None = None,
+                   r: Reader = Depends(reader)) -> Response:
     """A flow version (latest by default) with its definition and YAML source."""
+    return await r.run(lambda ctx: _flow_read(ctx, flow_id, version))
+
+
+def _flow_read(ctx: Ctx, flow_id: str, version: int | None) -> FlowRead:
     row = service.get_version(ctx.session, flow_id, version)
     versions = [r.version for r in repo.versions(ctx.session, flow_id)]
     return FlowRead(**_summary(row).model_dump(), versions=versions, definition=row.definition,
@@ -65,7 +72,8 @@ def get_flow(flow_id: str, version: int | None = None, ctx: Ctx = Depends(read_c
 
 
 @router.post("/validate", response_model=FlowValidation, openapi_extra=YAML_BODY)
-async def validate_flow(request: Request, _ctx: Ctx = Depends(read_ctx)) -> FlowValidation:
+async def validate_flow(request: Request,
+                        _actor: Actor = Depends(current_actor)) -> FlowValidation:
     """Check a flow without publishing it; problems name their line and stage."""
     problems = await run_in_threadpool(service.validate_source, await _source(request))
     return FlowValidation(valid=not problems,

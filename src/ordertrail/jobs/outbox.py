@@ -13,12 +13,9 @@ from ordertrail.models import OutboxEvent
 
 
 def emit(session: Session, name: str, aggregate: str, aggregate_id: str,
-         payload: dict[str, Any], at: datetime) -> OutboxEvent:
+         payload: dict[str, Any], at: datetime) -> None:
     """Add one event; it exists only if the surrounding transaction commits."""
-    event = OutboxEvent(name=name, aggregate=aggregate, aggregate_id=aggregate_id,
-                        payload=payload, created_at=at, available_at=at, attempts=0)
-    session.add(event)
-    return event
+    emit_many(session, [(name, aggregate, aggregate_id, payload)], at)
 
 
 def emit_many(session: Session, events: Iterable[tuple[str, str, str, dict[str, Any]]],

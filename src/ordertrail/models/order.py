@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ordertrail.kit.types import ExactDecimal
@@ -88,7 +88,13 @@ class StageVisit(Base):
     """One stay of an order in one stage: when it entered, when it left, who was responsible."""
 
     __tablename__ = "stage_visits"
-    __table_args__ = (Index("ix_stage_visits_order", "order_id", "entered_at"),)
+    __table_args__ = (
+        Index("ix_stage_visits_order", "order_id", "entered_at"),
+        # At most one open visit per order; also the index behind "the current visit".
+        Index("uq_stage_visits_open", "order_id", unique=True,
+              sqlite_where=text("exited_at IS NULL"),
+              postgresql_where=text("exited_at IS NULL")),
+    )
 
     id: Mapped[int] = id_column()
     order_id: Mapped[int] = mapped_column(BigId, ForeignKey("orders.id", ondelete="CASCADE"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from ordertrail.context import Ctx
 from ordertrail.flow import planner
@@ -15,6 +16,7 @@ from ordertrail.order.schemas import (
     CustomerRead,
     Label,
     LineRead,
+    OrderPage,
     OrderRead,
     OrderSummary,
     Timeline,
@@ -84,7 +86,13 @@ def order_read(ctx: Ctx, order: Order) -> OrderRead:
     )
 
 
-def order_summary(order: Order) -> OrderSummary:
+def order_page(ctx: Ctx, flt: repo.OrderFilter, sort: str, cursor: str | None,
+               limit: int) -> OrderPage:
+    rows, next_cursor = repo.list_orders(ctx.session, flt, sort, cursor, limit)
+    return OrderPage(items=[order_summary(o) for o in rows], next_cursor=next_cursor)
+
+
+def order_summary(order: Any) -> OrderSummary:
     return OrderSummary(
         order_no=order.order_no, flow=order.flow_id, stage=order.stage, status=order.status,
         stage_entered_at=order.stage_entered_at, customer_name=order.customer_name,

@@ -96,10 +96,11 @@ def _total(order: Order) -> None:
 def _timeline(ctx: Ctx, order: Order, now: datetime, kind: str, role: str | None, *,
               from_stage: str | None = None, to_stage: str | None = None,
               note: str | None = None, data: dict[str, Any] | None = None) -> None:
-    ctx.session.add(TimelineEntry(
-        order_id=order.id, at=now, kind=kind, actor_id=ctx.actor.user_id, actor=ctx.actor.name,
-        role=role, from_stage=from_stage, to_stage=to_stage, note=note,
-        source=ctx.actor.source, data=data or {}))
+    # Append-only rows go in with a Core insert: no ORM bookkeeping for rows never updated.
+    ctx.session.execute(insert(TimelineEntry.__table__), {
+        "order_id": order.id, "at": now, "kind": kind, "actor_id": ctx.actor.user_id,
+        "actor": ctx.actor.name, "role": role, "from_stage": from_stage, "to_stage": to_stage,
+        "note": note, "source": ctx.actor.source, "data": data or {}})
 
 
 def _open_visit(ctx: Ctx, order: Order, flow: FlowDef, stage_id: str, now: datetime,
