@@ -1,7 +1,8 @@
 """The pure flow planner: given an order, its flow and a request, a Plan or a typed Refusal.
 
 No I/O here; the data types live in plans.py and are re-exported here. The order service
-loads the state, asks the planner, and applies the plan in one transaction (stage, visits, timeline rows, approval votes, outbox events).
+loads the state, asks the planner, and applies the plan in one transaction (stage, visits,
+timeline rows, approval votes, outbox events).
 """
 
 from __future__ import annotations
