@@ -34,6 +34,12 @@ def load_lines(session: Session, order: Order) -> None:
     set_committed_value(order, "lines", list(session.scalars(stmt).all()))
 
 
+def ids_by_number(session: Session, numbers: Sequence[str]) -> dict[str, int]:
+    """Order ids by order number (one indexed query)."""
+    stmt = select(Order.order_no, Order.id).where(Order.order_no.in_(numbers))
+    return {no: oid for no, oid in session.execute(stmt).all()}
+
+
 def by_external(session: Session, source: str, ref: str) -> Order | None:
     stmt = select(Order).where(Order.external_source == source, Order.external_ref == ref)
     return session.scalars(stmt).first()

@@ -167,14 +167,15 @@ def create_orders(ctx: Ctx, batch: Sequence[OrderCreate]) -> list[str]:
             "tags": list(dict.fromkeys(data.tags)), "custom": data.custom, "created_at": now,
             "updated_at": now, "created_by": actor.user_id, "row_version": 1,
         })
-    table = Order.__table__
     try:
-        ids = session.execute(
-            insert(table).returning(table.c.id, sort_by_parameter_order=True), orders
-        ).scalars().all()
+        # Plain executemany, then the ids by order number: INSERT … RETURNING in parameter
+        # order makes SQLite fall back to one statement per row.
+        session.execute(insert(Order.__table__), orders)
     except IntegrityError as exc:
         raise Conflict("an order with one of these external references was created at the "
                        "same moment", code="duplicate_external_ref") from exc
+    id_of = repo.ids_by_number(session, numbers)
+    ids = [id_of[n] for n in numbers]
     session.execute(insert(OrderLine.__table__),
                     [{**ln, "order_id": oid} for oid, rows in zip(ids, lines, strict=True)
                      for ln in rows])
