@@ -223,6 +223,32 @@ def apikey_create(user: Annotated[str, typer.Option("--user", help="user name")]
     typer.echo(key)
 
 
+@apikey_app.command("revoke")
+def apikey_revoke(key: Annotated[str, typer.Argument(help="the key, or its 12-character prefix")],
+                  ) -> None:
+    """Revoke an API key (running servers stop accepting it within 10 seconds)."""
+    from ordertrail.auth import service as auth
+    from ordertrail.kit.clock import SystemClock
+
+    def run(session: Session, _s: Settings) -> None:
+        row = auth.revoke_api_key(session, key, SystemClock())
+        typer.echo(f"revoked API key ot_{row.prefix}_…")
+
+    with_session(run)
+
+
+@user_app.command("deactivate")
+def user_deactivate(name: str) -> None:
+    """Deactivate a user: their API keys stop working; their history stays."""
+    from ordertrail.auth import service as auth
+
+    def run(session: Session, _s: Settings) -> None:
+        auth.deactivate_user(session, name)
+        typer.echo(f"deactivated user {name}")
+
+    with_session(run)
+
+
 # orders -----------------------------------------------------------------------------
 
 

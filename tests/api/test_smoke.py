@@ -104,3 +104,24 @@ def test_docs_work_offline_and_offer_the_bearer_key(client):
     spec = client.get("/openapi.json").json()
     assert spec["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"
     assert spec["paths"]["/api/v1/orders"]["post"]["security"] == [{"apiKey": []}]
+
+
+def test_revoked_keys_and_deactivated_users_are_refused(client, people, db, clock, engine,
+                                                        settings):
+    from ordertrail.api.deps import AppState
+    from ordertrail.app import create_app
+    from ordertrail.auth import service as auth
+
+    auth.revoke_api_key(db, people.keys["alice"], clock)
+    auth.deactivate_user(db, "sam")
+    db.commit()
+    # a fresh app: no cached authentication
+    app = create_app(settings, state=client.app.state.ot)
+    from fastapi.testclient import TestClient
+
+    with TestClient(app) as fresh:
+        r = fresh.get("/api/v1/me", headers=people.headers("alice"))
+        assert r.status_code == 401 and r.json()["code"] == "revoked_api_key"
+        r = fresh.get("/api/v1/me", headers=people.headers("sam"))
+        assert r.status_code == 401 and r.json()["code"] == "inactive_user"
+        assert fresh.get("/api/v1/me", headers=people.headers("vera")).status_code == 200

@@ -64,6 +64,25 @@ def create_api_key(session: Session, user: User, clock: Clock, label: str | None
     return row, f"ot_{prefix}_{secret}"
 
 
+def revoke_api_key(session: Session, key_or_prefix: str, clock: Clock) -> ApiKey:
+    """Revoke a key, named by the key itself or its 12-character prefix."""
+    match = KEY_RE.match(key_or_prefix.strip())
+    prefix = match.group(1) if match else key_or_prefix.strip()
+    row = session.scalars(select(ApiKey).where(ApiKey.prefix == prefix)).first()
+    if row is None:
+        raise NotFound(f"no API key with prefix {prefix!r}", code="unknown_api_key")
+    if row.revoked_at is None:
+        row.revoked_at = clock.now()
+    return row
+
+
+def deactivate_user(session: Session, name: str) -> User:
+    """Deactivate a user: their keys stop working; their history stays."""
+    user = get_user(session, name)
+    user.active = False
+    return user
+
+
 def authenticate(session: Session, token: str) -> User:
     """The active user owning this key, or Unauthorized."""
     match = KEY_RE.match(token.strip())
