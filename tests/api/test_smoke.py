@@ -108,7 +108,6 @@ def test_docs_work_offline_and_offer_the_bearer_key(client):
 
 def test_revoked_keys_and_deactivated_users_are_refused(client, people, db, clock, engine,
                                                         settings):
-    from ordertrail.api.deps import AppState
     from ordertrail.app import create_app
     from ordertrail.auth import service as auth
 
