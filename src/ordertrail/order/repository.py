@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, or_, select, tuple_
+from sqlalchemy import Select, any_, or_, select, tuple_
+from sqlalchemy.dialects.postgresql import array as pg_array
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -129,7 +130,8 @@ SUMMARY_COLUMNS = (
 )
 
 
-def list_query(flt: OrderFilter, sort: str, cursor: str | None, limit: int) -> Select[Any]:
+def list_query(flt: OrderFilter, sort: str, cursor: str | None, limit: int,
+               dialect: str = "sqlite") -> Select[Any]:
     """A keyset-paginated query; every filter combination is served by an index."""
     desc = sort.startswith("-")
     name = sort[1:] if desc else sort
@@ -138,9 +140,15 @@ def list_query(flt: OrderFilter, sort: str, cursor: str | None, limit: int) -> S
                       "descending)", code="bad_sort", field="sort")
     col = SORTS[name]
     stmt = select(*SUMMARY_COLUMNS)
-    if flt.stage:
-        stmt = stmt.where(Order.stage.in_(flt.stage) if len(flt.stage) > 1
-                          else Order.stage == flt.stage[0])
+    if len(flt.stage) > 1:
+        stmt = stmt.where(Order.stage.in_(flt.stage))
+    elif flt.stage and dialect == "postgresql":
+        # "= ANY(ARRAY[…])" keeps PostgreSQL from treating the stage as a constant and dropping
+        # it from ORDER BY; the order then matches the (stage, col, id) index exactly, instead
+        # of a backwards walk of the newest orders filtered by stage.
+        stmt = stmt.where(Order.stage == any_(pg_array([flt.stage[0]])))
+    elif flt.stage:
+        stmt = stmt.where(Order.stage == flt.stage[0])
     if flt.flow:
         stmt = stmt.where(Order.flow_id == flt.flow)
     if flt.status:
@@ -176,16 +184,18 @@ def list_query(flt: OrderFilter, sort: str, cursor: str | None, limit: int) -> S
         stmt = stmt.where(key < (value, row_id) if desc else key > (value, row_id))
     order = [col.desc(), Order.id.desc()] if desc else [col.asc(), Order.id.asc()]
     if len(flt.stage) == 1 and name != "order_no":
-        # Same order (the stage is fixed), but spelled like the (stage, col, id) index, so
-        # PostgreSQL walks that index instead of filtering a scan of the newest orders.
-        order.insert(0, Order.stage)
+        # Same order (the stage is fixed), but spelled like the (stage, col, id) index, in the
+        # same direction, so PostgreSQL walks that index instead of filtering a scan of the
+        # newest orders.
+        order.insert(0, Order.stage.desc() if desc else Order.stage.asc())
     return stmt.order_by(*order).limit(limit + 1)
 
 
 def list_orders(session: Session, flt: OrderFilter, sort: str = "-created_at",
                 cursor: str | None = None, limit: int = 50) -> tuple[list[Any], str | None]:
     """A page of summary rows (attributes as in SUMMARY_COLUMNS) and the next cursor."""
-    rows = list(session.execute(list_query(flt, sort, cursor, limit)).all())
+    dialect = session.get_bind().dialect.name
+    rows = list(session.execute(list_query(flt, sort, cursor, limit, dialect)).all())
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
