@@ -29,6 +29,29 @@ class Settings(BaseSettings):
     port: int = 8000
     sql_echo: bool = False
 
+    # Shipment tracking. Credentials are read here (or from carrier account rows), never at
+    # import time; a provider whose credentials are missing refuses its pushes and polls.
+    public_url: str | None = Field(
+        default=None,
+        description="Base URL at which carriers reach this server for pushes "
+        "(callback URLs); http://<host>:<port> when unset.",
+    )
+    tracking_provider: str | None = Field(
+        default=None,
+        description="Provider that tracks new shipments (kuaidi100, track17, sim, ...); "
+        "unset: the first configured of kuaidi100 (Chinese couriers), track17, else manual.",
+    )
+    kuaidi100_key: str | None = None
+    kuaidi100_customer: str | None = None
+    kuaidi100_salt: str | None = None
+    track17_key: str | None = None
+    aftership_webhook_secret: str | None = None
+    easypost_webhook_secret: str | None = None
+    generic_webhook_secret: str | None = None
+    sim_url: str | None = Field(default=None, description="Base URL of `ordertrail carriers "
+                                "simulate` (the simulated carrier).")
+    sim_webhook_secret: str | None = None
+
     @field_validator("order_number_pattern")
     @classmethod
     def _pattern_renders(cls, value: str) -> str:
@@ -47,6 +70,11 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {value!r}; use an IANA name such as "
                              "Asia/Shanghai") from None
         return value
+
+
+def credentials(settings: Settings, slug: str, names: tuple[str, ...]) -> dict[str, str | None]:
+    """A provider's credentials from settings: ``<slug>_<name>`` for each name."""
+    return {name: getattr(settings, f"{slug}_{name}", None) for name in names}
 
 
 @lru_cache

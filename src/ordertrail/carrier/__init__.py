@@ -1,0 +1,1 @@
+"""Carriers: the unified status language, provider plugins, courier detection."""
