@@ -12,6 +12,7 @@ from ordertrail.api import problems
 from ordertrail.api.deps import AppState, _AuthCache, current_actor, get_state
 from ordertrail.api.limits import BodyLimit
 from ordertrail.api.timing import ServerTiming
+from ordertrail.carrier.endpoints import router as carrier_router
 from ordertrail.config import Settings, get_settings
 from ordertrail.db import make_engine, make_sessionmaker
 from ordertrail.flow.endpoints import router as flow_router
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     app.add_middleware(ServerTiming)
     app.include_router(order_router)
     app.include_router(flow_router)
+    app.include_router(carrier_router)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:

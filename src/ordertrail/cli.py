@@ -17,6 +17,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from typer.exceptions import TyperException
 
+from ordertrail.carrier import cli as carrier_cli
 from ordertrail.config import Settings, get_settings
 
 app = typer.Typer(help="ordertrail: order tracking and shipment tracking, from order to cash.",
@@ -31,6 +32,7 @@ app.add_typer(flow_app, name="flow")
 app.add_typer(order_app, name="order")
 app.add_typer(user_app, name="user")
 app.add_typer(apikey_app, name="apikey")
+app.add_typer(carrier_cli.app, name="carriers")
 
 T = TypeVar("T")
 
