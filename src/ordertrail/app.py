@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import Depends, FastAPI
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+from fastapi import Depends, FastAPI, Response
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel
 from sqlalchemy import text
 
-from ordertrail import __version__
+from ordertrail import __version__, metrics
 from ordertrail.api import problems
 from ordertrail.api.deps import AppState, _AuthCache, current_actor, get_state
 from ordertrail.api.limits import BodyLimit
@@ -19,6 +22,8 @@ from ordertrail.flow.endpoints import router as flow_router
 from ordertrail.flow.planner import Actor
 from ordertrail.kit.clock import Clock, SystemClock
 from ordertrail.order.endpoints import router as order_router
+from ordertrail.shipment.endpoints import router as shipment_router
+from ordertrail.shipment.hooks import router as hooks_router
 
 DESCRIPTION = """
 ordertrail follows every order from creation to cash as one timeline.
@@ -34,9 +39,28 @@ class Me(BaseModel):
     roles: list[str]
 
 
+def _background(state: AppState) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        from ordertrail.shipment.poller import Poller
+
+        poller = Poller(state.factory, state.clock, state.settings)
+        poller.start()
+        try:
+            yield
+        finally:
+            poller.stop()
+
+    return lifespan
+
+
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
-               state: AppState | None = None) -> FastAPI:
-    """Build the app; pass ``state`` to share an engine (tests), else one is made."""
+               state: AppState | None = None, background: bool = False) -> FastAPI:
+    """Build the app; pass ``state`` to share an engine (tests), else one is made.
+
+    ``background`` runs the in-process jobs (the shipment poller) while the app is up;
+    ``serve`` and ``demo`` turn it on.
+    """
     settings = settings or get_settings()
     if state is None:
         engine = make_engine(settings.database_url, echo=settings.sql_echo)
@@ -44,7 +68,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
                          clock=clock or SystemClock(), settings=settings)
     # Swagger UI assets ship inside the fastapi-offline wheel: /docs works on closed intranets.
     app = FastAPIOffline(title="ordertrail", version=__version__, description=DESCRIPTION,
-                         openapi_url="/openapi.json", docs_url="/docs", redoc_url=None)
+                         openapi_url="/openapi.json", docs_url="/docs", redoc_url=None,
+                         lifespan=_background(state) if background else None)
     app.state.ot = state
     app.state.auth_cache = _AuthCache()
     problems.install(app)
@@ -53,6 +78,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     app.include_router(order_router)
     app.include_router(flow_router)
     app.include_router(carrier_router)
+    app.include_router(shipment_router)
+    app.include_router(hooks_router)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:
@@ -65,6 +92,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         with st.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
         return {"status": "ok", "database": st.engine.dialect.name}
+
+    @app.get("/metrics", tags=["ops"], response_class=Response)
+    async def prometheus() -> Response:
+        """Prometheus counters (webhooks by outcome, events stored, polls, unmapped codes)."""
+        body, content_type = metrics.render()
+        return Response(body, media_type=content_type)
 
     @app.get("/api/v1/me", tags=["auth"], response_model=Me)
     async def me(actor: Actor = Depends(current_actor)) -> Me:

@@ -382,7 +382,7 @@ def serve(
     with friendly_errors():
         settings = get_settings()
         _engine(settings).dispose()
-        application = create_app(settings)
+        application = create_app(settings, background=True)
     uvicorn.run(application, host=host or settings.host, port=port or settings.port,
                 log_level="info", access_log=False)
 
@@ -411,7 +411,8 @@ def demo(
 
     from ordertrail.app import create_app
 
-    uvicorn.run(create_app(settings), host=h, port=p, log_level="warning", access_log=False)
+    uvicorn.run(create_app(settings, background=True), host=h, port=p, log_level="warning",
+                access_log=False)
 
 
 @app.command("bench")

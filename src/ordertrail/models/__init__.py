@@ -11,19 +11,33 @@ from ordertrail.models.order import (
     TimelineEntry,
 )
 from ordertrail.models.outbox import IdempotencyRecord, OutboxEvent
+from ordertrail.models.shipment import (
+    CarrierAccount,
+    Shipment,
+    ShipmentLine,
+    TrackingEvent,
+    UnmatchedUpdate,
+    WebhookDeadLetter,
+)
 from ordertrail.models.user import ApiKey, User
 
 __all__ = [
     "ApiKey",
     "Approval",
     "Base",
+    "CarrierAccount",
     "FlowVersion",
     "IdempotencyRecord",
     "Order",
     "OrderLine",
     "OrderNumberCounter",
     "OutboxEvent",
+    "Shipment",
+    "ShipmentLine",
     "StageVisit",
     "TimelineEntry",
+    "TrackingEvent",
+    "UnmatchedUpdate",
     "User",
+    "WebhookDeadLetter",
 ]

@@ -406,3 +406,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
     return value
+
+
+require_role = _require_role  # shared with other domains (shipments, operations)

@@ -1,0 +1,1 @@
+"""Shipments: parcels of an order, tracking events, carrier pushes and polls."""

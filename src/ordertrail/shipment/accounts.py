@@ -1,0 +1,55 @@
+"""Provider credentials: settings, overridden by ``carrier_accounts`` rows.
+
+Rows are read at most every few seconds per provider, so a push does not pay a query for
+its secret; a changed secret takes effect within CACHE_SECONDS.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ordertrail.carrier.base import Credentials, Provider
+from ordertrail.config import Settings, credentials
+from ordertrail.models import CarrierAccount
+
+CACHE_SECONDS = 5.0
+_cache: dict[tuple[int, str], tuple[float, dict[str, Any] | None]] = {}
+_lock = threading.Lock()
+
+
+def _row(session: Session, slug: str) -> dict[str, Any] | None:
+    key = (id(session.get_bind()), slug)
+    hit = _cache.get(key)
+    if hit is not None and hit[0] > time.monotonic():
+        return hit[1]
+    row = session.scalars(select(CarrierAccount).where(CarrierAccount.provider == slug,
+                                                       CarrierAccount.active)).first()
+    value = dict(row.credentials) if row is not None else None
+    with _lock:
+        _cache[key] = (time.monotonic() + CACHE_SECONDS, value)
+    return value
+
+
+def forget() -> None:
+    """Drop cached rows (after a change through the CLI or API, and in tests)."""
+    with _lock:
+        _cache.clear()
+
+
+def creds_for(session: Session, settings: Settings, plugin: Provider) -> Credentials:
+    """The provider's credentials: its settings, with any account row's values on top."""
+    creds = credentials(settings, plugin.slug, plugin.credential_names)
+    row = _row(session, plugin.slug)
+    if row:
+        creds.update({k: v for k, v in row.items() if k in plugin.credential_names and v})
+    return creds
+
+
+def configured(session: Session, settings: Settings, plugin: Provider) -> bool:
+    """Every credential the provider names is set."""
+    return all(creds_for(session, settings, plugin).values())
