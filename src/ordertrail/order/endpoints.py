@@ -134,6 +134,8 @@ async def cancel(order_no: str, body: NoteIn, w: Writer = Depends(writer)) -> Re
 
 
 @router.get("/{order_no}/timeline", response_model=Timeline, responses=PROBLEMS)
-async def timeline(order_no: str, r: Reader = Depends(reader)) -> Response:
+async def timeline(order_no: str, r: Reader = Depends(reader),
+                   parcels: bool = Query(True, description="interleave carrier checkpoints")
+                   ) -> Response:
     """Everything that happened to the order: who, in which role, when, why, from where."""
-    return await r.run(lambda ctx: read.timeline(ctx, order_no))
+    return await r.run(lambda ctx: read.timeline(ctx, order_no, parcels))

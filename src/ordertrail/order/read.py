@@ -101,12 +101,29 @@ def order_summary(order: Any) -> OrderSummary:
         created_at=order.created_at)
 
 
-def timeline(ctx: Ctx, order_no: str) -> Timeline:
+def timeline(ctx: Ctx, order_no: str, parcels: bool = True) -> Timeline:
+    """Stage changes, approvals, notes and (with ``parcels``) carrier checkpoints, by time."""
+    from ordertrail.shipment import repository as shipments
+
     order = service.get_order(ctx, order_no, with_lines=False)
-    return Timeline(order_no=order.order_no, items=[
+    items = [
         TimelineItem(at=e.at, kind=e.kind, actor=e.actor, role=e.role, from_stage=e.from_stage,
                      to_stage=e.to_stage, note=e.note, source=e.source, data=e.data or {})
-        for e in repo.timeline(ctx.session, order.id)])
+        for e in repo.timeline(ctx.session, order.id)]
+    if parcels:
+        # Exceptions and failed attempts already have their own row; do not show them twice.
+        told = {(i.data.get("shipment_id"), i.at, i.data.get("substatus")) for i in items
+                if i.kind in ("parcel_exception", "delivery_failed")}
+        items.extend(
+            TimelineItem(at=r.occurred_at, kind="parcel_event", actor=r.carrier, role=None,
+                         from_stage=None, to_stage=None, note=r.description, source=r.source,
+                         data={"shipment_id": r.id, "tracking_number": r.tracking_number,
+                               "status": r.status, "substatus": r.substatus,
+                               "location": r.location, "code": r.code})
+            for r in shipments.events_of_order(ctx.session, order.id)
+            if (r.id, r.occurred_at, r.substatus) not in told)
+        items.sort(key=lambda i: i.at)
+    return Timeline(order_no=order.order_no, items=items)
 
 
 def options(ctx: Ctx, order_no: str, lang: str = "en") -> TransitionOptions:

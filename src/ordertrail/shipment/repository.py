@@ -152,8 +152,8 @@ def events_of_order(session: Session, order_id: int) -> list[Row[Any]]:
 
 def order_numbers(session: Session, order_ids: Collection[int]) -> dict[int, str]:
     oc = Order.__table__.c
-    return dict(session.execute(select(oc.id, oc.order_no)
-                                .where(oc.id.in_(sorted(order_ids)))).tuples().all())
+    rows = session.execute(select(oc.id, oc.order_no).where(oc.id.in_(sorted(order_ids))))
+    return {order_id: order_no for order_id, order_no in rows}
 
 
 def unmatched_for(session: Session, number: str) -> list[UnmatchedUpdate]:
