@@ -19,6 +19,7 @@ from typer.exceptions import TyperException
 
 from ordertrail.carrier import cli as carrier_cli
 from ordertrail.config import Settings, get_settings
+from ordertrail.shipment import cli as shipment_cli
 
 app = typer.Typer(help="ordertrail: order tracking and shipment tracking, from order to cash.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -33,6 +34,7 @@ app.add_typer(order_app, name="order")
 app.add_typer(user_app, name="user")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(carrier_cli.app, name="carriers")
+app.add_typer(shipment_cli.app, name="shipment")
 
 T = TypeVar("T")
 
