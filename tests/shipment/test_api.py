@@ -71,6 +71,9 @@ def test_undetectable_numbers_and_unknown_carriers_are_refused(client, people, d
     r = ship(client, people, no, tracking_number="ZZZZ")
     assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
     assert "carrier" in r.json()["detail"]
+    r = ship(client, people, no, tracking_number="123456789012")
+    assert r.status_code == 422 and r.json()["code"] == "carrier_ambiguous"
+    assert [c["carrier"] for c in r.json()["candidates"]][:1] == ["fedex"]
     r = ship(client, people, no, carrier="sff", tracking_number="SF1234567890123")
     assert r.status_code == 422 and "sff" in r.json()["detail"]
     assert row_counts(db) == before

@@ -24,6 +24,7 @@ from ordertrail.shipment.schemas import ManualEventIn, ShipmentCreate
 
 SHIP_ROLES: tuple[str, ...] = ("warehouse", "service", "manager")
 MANUAL = "manual"
+MIN_CONFIDENCE = 0.5
 # Couriers whose numbers Kuaidi100 covers best; others go to 17TRACK when it is configured.
 _DOMESTIC = frozenset({"sf", "jd", "yto", "zto", "sto", "yunda", "ems", "jtexpress",
                        "deppon", "cainiao"})
@@ -57,10 +58,11 @@ def choose_provider(settings: Settings, carrier: str, requested: str | None) -> 
 
 def _resolve_carrier(number: str, carrier: str | None) -> tuple[str, list[dict[str, Any]] | None]:
     if carrier:
-        if courier_info(carrier) is None:
+        info = courier_info(carrier)
+        if info is None:
             raise Invalid(Msg("Unknown carrier {carrier}; see GET /api/v1/carriers for the "
                               "list.", {"carrier": carrier}), code="unknown_carrier")
-        return carrier, None
+        return info.slug, None
     from ordertrail.carrier.detect import detect  # compiles the number specs on first use
 
     found = detect(number)
@@ -69,7 +71,15 @@ def _resolve_carrier(number: str, carrier: str | None) -> tuple[str, list[dict[s
                           "\"carrier\".", {"number": number}), code="carrier_not_detected")
     ranked = [{"carrier": c.carrier, "confidence": c.confidence,
                "checksum_valid": c.checksum_valid} for c in found.candidates]
-    return found.candidates[0].carrier, ranked
+    best = found.candidates[0]
+    # Guessing wrong is worse than asking: a weak or failed-check-digit match is not used.
+    if best.confidence < MIN_CONFIDENCE or best.checksum_valid is False:
+        raise Invalid(Msg("{number} could be {candidates}; send \"carrier\".",
+                          {"number": number,
+                           "candidates": [f"{c['carrier']} ({c['confidence']:.2f})"
+                                          for c in ranked[:4]]}),
+                      code="carrier_ambiguous", candidates=ranked)
+    return best.carrier, ranked
 
 
 def unshipped(ctx: Ctx, order_id: int) -> dict[int, Decimal]:
