@@ -54,6 +54,8 @@ _ALL: tuple[Courier, ...] = (
     _cn("jtexpress", "J&T Express", "极兔速递", _KUAIDI100.format(com="jtexpress")),
     _cn("deppon", "Deppon Express", "德邦快递", _KUAIDI100.format(com="debangkuaidi")),
     _cn("cainiao", "Cainiao", "菜鸟", "https://global.cainiao.com/detail.htm?mailNoList=%s"),
+    # No number rule of its own (its parcels use S10 or EMS-like numbers); the providers name it.
+    _cn("chinapost", "China Post", "中国邮政", _KUAIDI100.format(com="youzhengguonei")),
     # Couriers of tracking_number_data (URLs from its files where it has one).
     _tnd("yunexpress", "YunExpress", "云途物流", "CN",
          "https://www.yuntrack.com/parcelTracking?id=%s"),

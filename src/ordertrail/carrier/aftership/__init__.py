@@ -1,0 +1,1 @@
+"""AfterShip: signed tracking webhooks (push only) mapped into ordertrail's status language."""

@@ -1,0 +1,1 @@
+"""EasyPost: signed tracker webhooks (push only) mapped into ordertrail's status language."""
