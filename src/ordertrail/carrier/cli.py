@@ -13,6 +13,7 @@ import typer
 
 from ordertrail.carrier import detect as detection
 from ordertrail.carrier.couriers import courier, couriers
+from ordertrail.carrier.sim.cli import simulate
 
 app = typer.Typer(help="Carriers: list, detect, simulate.", no_args_is_help=True)
 
@@ -170,3 +171,5 @@ def list_carriers(
         out.append(f"Providers that could not be loaded ({len(broken)}):")
         out += [f"  {slug}: {reason}" for slug, reason in sorted(broken.items())]
     typer.echo("\n".join(out))
+
+app.command("simulate")(simulate)
