@@ -396,9 +396,16 @@ def demo(
     port: Annotated[int | None, typer.Option()] = None,
     no_serve: Annotated[bool, typer.Option("--no-serve", help="only build the data")] = False,
     seed: Annotated[int, typer.Option()] = 20261121,
+    sim_speed: Annotated[float, typer.Option(
+        min=0.001, hidden=True, help="simulated carrier: simulated seconds per real second "
+        "(tests play journeys in a second with 200000)")] = 3600.0,
 ) -> None:
-    """Build a demo database with realistic orders, then serve it and print a ready key."""
+    """Build a demo database with realistic orders and parcels, then serve it with a simulated
+    carrier and print ready keys and a walkthrough."""
+    import signal
+
     from ordertrail.demo.generate import build_demo
+    from ordertrail.demo.live import SimUnavailable, start_sim
 
     with friendly_errors():
         settings = get_settings()
@@ -406,15 +413,38 @@ def demo(
         report = build_demo(engine, settings, orders=orders, seed=seed)
         engine.dispose()
     h, p = host or settings.host, port or settings.port
-    typer.echo(report.render(f"http://{h}:{p}"))
+    base = f"http://{h}:{p}"
     if no_serve:
+        typer.echo(report.render(base))
         return
-    import uvicorn
+    try:
+        sim = start_sim(speed=sim_speed)
+    except SimUnavailable as exc:
+        fail(f"the simulated carrier did not start: {exc}")
+    try:
+        import uvicorn
 
-    from ordertrail.app import create_app
+        from ordertrail.app import create_app
 
-    uvicorn.run(create_app(settings, background=True), host=h, port=p, log_level="warning",
-                access_log=False)
+        # Where the simulator pushes: this server, reachable locally whatever it listens on.
+        local = "127.0.0.1" if h in ("0.0.0.0", "::", "") else h
+        live = sim.settings_for(settings, f"http://{local}:{p}")
+        typer.echo(f"Simulated carrier: {sim.url} (process {sim.pid}, speed {sim_speed:g}: a "
+                   f"simulated day takes {86400 / sim_speed:.3g} s); it stops with the demo.")
+        typer.echo(report.render(base, sim_url=sim.url, sim_speed=sim_speed))
+
+        def stop(_signum: int, _frame: object) -> None:
+            raise SystemExit(143)
+
+        # uvicorn shuts down on SIGTERM, then raises it again: end through `finally` then.
+        previous = signal.signal(signal.SIGTERM, stop)
+        try:
+            uvicorn.run(create_app(live, background=True), host=h, port=p,
+                        log_level="warning", access_log=False)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+    finally:
+        sim.stop()
 
 
 @app.command("bench")

@@ -32,6 +32,7 @@ from ordertrail.demo import data
 from ordertrail.demo.generate import actors_of, apply_batch, build_demo, ensure_users
 from ordertrail.demo.plan import Planner
 from ordertrail.demo.report import EXTRACT, DemoReport
+from ordertrail.demo.shipments import STOPPED, recognised
 from ordertrail.flow import service as flows
 from ordertrail.flow.definition import BUILTIN_ROLES
 from ordertrail.flow.planner import Decide, Hold
@@ -42,8 +43,10 @@ from ordertrail.models import (
     Order,
     OrderLine,
     OutboxEvent,
+    Shipment,
     StageVisit,
     TimelineEntry,
+    TrackingEvent,
     User,
 )
 from ordertrail.order import service
@@ -54,6 +57,8 @@ SEED = 7
 NOT_DELIVERED = ("review", "material_check", "production", "qc", "outbound", "credit_approval",
                  "picking", "packed", "shipped")
 CN_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+PARCEL_ROWS = ("parcel_exception", "delivery_failed")
+AFTER_SHIPPING = ("shipped", "delivered", "invoiced", "paid", "closed", "completed")
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +101,9 @@ def test_timelines_are_chronological_and_never_in_the_future(
         assert times == sorted(times), order.order_no
         assert rows[order_id][0].kind == "created" and times[0] == order.created_at
         assert now - timedelta(days=92) < order.created_at and times[-1] <= now
-        assert order.updated_at == times[-1] and order.stage_entered_at <= now
+        # The carrier's rows (a lost parcel, a failed attempt) do not touch the order itself.
+        own = [r.at for r in rows[order_id] if r.kind not in PARCEL_ROWS]
+        assert order.updated_at == own[-1] and order.stage_entered_at <= now
         assert order.promised_at is not None and order.promised_at > order.created_at
     for visit in session.scalars(select(StageVisit)):
         assert visit.entered_at <= (visit.exited_at or now) <= now
@@ -205,6 +212,144 @@ def test_customers_channels_and_lines_fit_each_flow(session: Session) -> None:
     assert all(r and r.isdigit() and len(r) == 19 for r in refs)
 
 
+def _stage_times(session: Session) -> dict[int, dict[str, datetime]]:
+    """When each order entered each stage (its last entry)."""
+    out: dict[int, dict[str, datetime]] = defaultdict(dict)
+    for order_id, stage, at in session.execute(
+            select(TimelineEntry.order_id, TimelineEntry.to_stage, TimelineEntry.at)
+            .where(TimelineEntry.to_stage.is_not(None)).order_by(TimelineEntry.id)):
+        out[order_id][stage] = at
+    return out
+
+
+def test_every_shipped_order_has_its_parcels(session: Session,
+                                             demo: tuple[DemoReport, Settings]) -> None:
+    """Shipped orders have parcels, created at the shipped step; delivered orders' parcels
+    were delivered before it; orders on the way still wait for one; nothing else has any."""
+    now = demo[0].now
+    entered = _stage_times(session)
+    parcels: dict[int, list[Shipment]] = defaultdict(list)
+    for s in session.scalars(select(Shipment).order_by(Shipment.id)):
+        parcels[s.order_id].append(s)
+    shipped = 0
+    for order in session.scalars(select(Order)):
+        mine = parcels.get(order.id, [])
+        if "shipped" not in entered[order.id]:
+            assert not mine, order.order_no
+            continue
+        shipped += 1
+        assert mine, order.order_no
+        assert mine[0].created_at == entered[order.id]["shipped"]
+        assert all(mine[0].created_at <= s.created_at <= now for s in mine)
+        assert order.stage in AFTER_SHIPPING
+        if "delivered" in entered[order.id]:
+            done = entered[order.id]["delivered"]
+            for s in mine:
+                assert s.status == "delivered" and s.delivered_at is not None
+                assert s.created_at < s.delivered_at < done, order.order_no
+        else:
+            assert order.stage == "shipped"
+            assert not all(s.status == "delivered" for s in mine), order.order_no
+    assert shipped > ORDERS // 2
+    lots = [o for o, mine in parcels.items() if len(mine) > 1]
+    assert lots, "some business orders ship in two lots"
+
+
+def test_parcel_numbers_are_real_formats_of_their_carrier(session: Session) -> None:
+    shipments = session.scalars(select(Shipment)).all()
+    for s in shipments:
+        assert recognised(s.tracking_number, s.carrier), (s.carrier, s.tracking_number)
+    carriers = {s.carrier for s in shipments}
+    assert len(carriers) >= 5 and carriers & {"sf", "jd"}
+    foreign = {s.carrier for s in shipments if s.destination_country != "CN"}
+    assert foreign <= {"ups", "dhl", "fedex"}
+    # The shipped step names the first parcel's number.
+    notes = {t.order_id: t.note or "" for t in session.scalars(select(TimelineEntry).where(
+        TimelineEntry.to_stage == "shipped"))}
+    first: dict[int, Shipment] = {}
+    for s in sorted(shipments, key=lambda s: s.id):
+        first.setdefault(s.order_id, s)
+    assert all(s.tracking_number in notes[order_id] for order_id, s in first.items())
+
+
+def test_checkpoints_fit_between_the_steps_and_tell_the_order(
+        session: Session, demo: tuple[DemoReport, Settings]) -> None:
+    now = demo[0].now
+    by_id = {s.id: s for s in session.scalars(select(Shipment))}
+    counts: Counter[int] = Counter()
+    for e in session.scalars(select(TrackingEvent)):
+        s = by_id[e.shipment_id]
+        assert s.created_at < e.occurred_at <= now and e.source == "import"
+        assert e.received_at >= e.occurred_at
+        counts[s.id] += 1
+    for s in by_id.values():
+        assert s.event_count == counts[s.id]
+    lost = [s for s in by_id.values() if s.substatus == "exception.lost"]
+    failed = [s for s in by_id.values() if s.status == "attempt_fail"]
+    assert lost and failed, "the demo shows parcels lost and missed on the way"
+    rows = {(t.order_id, t.kind, t.at) for t in session.scalars(
+        select(TimelineEntry).where(TimelineEntry.kind.in_(PARCEL_ROWS)))}
+    for s in lost:
+        assert (s.order_id, "parcel_exception", s.last_event_at) in rows
+    for s in failed:
+        assert (s.order_id, "delivery_failed", s.last_event_at) in rows
+    created = session.scalar(select(func.count()).select_from(TimelineEntry).where(
+        TimelineEntry.kind == "shipment_created"))
+    assert created == len(by_id)
+
+
+def test_no_historic_parcel_is_tracked_live(session: Session,
+                                            demo: tuple[DemoReport, Settings]) -> None:
+    """Nothing of the past is registered with the simulator or ever due for a poll."""
+    from ordertrail.shipment import repository as shipments
+
+    rows = session.scalars(select(Shipment)).all()
+    assert rows and all(s.provider == "sim" and s.next_check_at is None
+                        and s.registered_at is None and s.stopped_reason == STOPPED
+                        for s in rows)
+    assert shipments.due_for_check(session, demo[0].now + timedelta(days=3650), 10) == []
+
+
+def test_replaying_the_checkpoints_changes_nothing(
+        engine: Engine, demo: tuple[DemoReport, Settings]) -> None:
+    """The stored checkpoints pushed again: every one is a duplicate, no status moves, no
+    row or event is written (rolled back)."""
+    from ordertrail.carrier.base import CarrierEvent, TrackingUpdate
+    from ordertrail.context import SYSTEM_ACTOR
+    from ordertrail.shipment.ingest import ingest
+
+    settings = demo[1]
+    with make_sessionmaker(engine)() as session:
+        begin_write(session)
+        try:
+            before = {s.id: (s.status, s.substatus, s.event_count)
+                      for s in session.scalars(select(Shipment))}
+            rows = session.scalar(select(func.count()).select_from(TimelineEntry))
+            outbox = session.scalar(select(func.count()).select_from(OutboxEvent))
+            updates = []
+            for s in session.scalars(select(Shipment)):
+                events = tuple(CarrierEvent(e.occurred_at, e.status, e.substatus, e.description,
+                                            e.code, e.location)
+                               for e in shipments_events(session, s.id))
+                updates.append(TrackingUpdate(s.tracking_number, events[::-1], s.carrier))
+            ctx = Ctx(session, SYSTEM_ACTOR, FrozenClock(demo[0].now), settings)
+            report = ingest(ctx, "sim", updates, "push")
+            assert report.stored == 0 and report.changed == []
+            assert report.duplicates == sum(len(u.events) for u in updates) > 0
+            session.expire_all()
+            assert {s.id: (s.status, s.substatus, s.event_count)
+                    for s in session.scalars(select(Shipment))} == before
+            assert session.scalar(select(func.count()).select_from(TimelineEntry)) == rows
+            assert session.scalar(select(func.count()).select_from(OutboxEvent)) == outbox
+        finally:
+            session.rollback()
+
+
+def shipments_events(session: Session, shipment_id: int) -> list[TrackingEvent]:
+    return list(session.scalars(select(TrackingEvent).where(
+        TrackingEvent.shipment_id == shipment_id).order_by(TrackingEvent.occurred_at)))
+
+
 def test_rerun_adds_nothing_and_prints_working_keys(
         engine: Engine, session: Session, demo: tuple[DemoReport, Settings]) -> None:
     first, settings = demo
@@ -231,36 +376,41 @@ def test_rerun_adds_nothing_and_prints_working_keys(
 
 def test_the_printed_walkthrough_works(engine: Engine, demo: tuple[DemoReport, Settings],
                                        ) -> None:
+    """Every curl line of the walkthrough, run against the app (without a simulator the
+    parcels are tracked by hand, but they are created and move the orders the same way)."""
     report, settings = demo
-    text = report.render("http://testserver")
-    keys = dict(re.findall(r"^  (SALES|FINANCE|MANAGER)=(\S+)", text, re.M))
+    assert len(report.live) == 2
+    text = report.render("http://testserver", sim_url="http://127.0.0.1:8100")
+    keys = dict(re.findall(r"^  (SALES|FINANCE|MANAGER|WAREHOUSE)=(\S+)", text, re.M))
     commands = [line.strip() for line in text.splitlines() if "curl " in line]
-    assert len(commands) == 8
+    assert len(commands) == 14
     app = create_app(settings, state=AppState(engine=engine, factory=make_sessionmaker(engine),
                                               clock=SystemClock(), settings=settings))
-    numbers: dict[str, str] = {}
+    values: dict[str, str] = {}
     answers = []
     with TestClient(app) as client, _removed_afterwards(engine, report.now):
         for command in commands:
             who = re.search(r'Bearer \$(\w+)"', command)
-            path = re.search(r'"\$BASE(/api/v1/[^"]+)"', command)
+            path = re.search(r'"\$BASE(/[^"]+)"', command)
             body = re.search(r"-d '([^']*)'", command)
-            assert who and path
-            url = re.sub(r"\$(NO|B2B)", lambda m: numbers[m.group(1)], path.group(1))
-            headers = {"Authorization": f"Bearer {keys[who.group(1)]}",
-                       "Content-Type": "application/json"}
+            assert path, command
+            url = re.sub(r"\$(NO|B2B|SHIP)", lambda m: values[m.group(1)], path.group(1))
+            headers = {"Content-Type": "application/json"}
+            if who:
+                headers["Authorization"] = f"Bearer {keys[who.group(1)]}"
             if "-X POST" in command:
                 assert body
                 r = client.post(url, content=body.group(1).encode(), headers=headers)
             else:
                 r = client.get(url, headers=headers)
             answers.append(r)
-            target = re.match(r"(NO|B2B)=\$\(", command)
+            target = re.match(r"(NO|B2B|SHIP)=\$\(", command)
             if target:
                 assert r.status_code == 201, r.text
-                numbers[target.group(1)] = _extract(r.text)
+                values[target.group(1)] = _extract(r.text, SHIP_ID if target.group(1) == "SHIP"
+                                                   else ORDER_NO, command)
     codes = [r.status_code for r in answers]
-    assert codes == [201, 200, 403, 201, 200, 200, 200, 200]
+    assert codes == [201, 200, 403, 201, 200, 200, 200, 200, 201, 200, 200, 201, 200, 200]
     assert "production" in answers[2].text.lower() and "sales" in answers[2].text
     assert answers[1].json()["stage"] == "material_check"
     assert answers[3].json()["total"] == "206300.00"
@@ -269,6 +419,34 @@ def test_the_printed_walkthrough_works(engine: Engine, demo: tuple[DemoReport, S
     timeline = answers[7].json()["items"]
     assert [(i["kind"], i["actor"]) for i in timeline if i["kind"] == "approval"] == [
         ("approval", "he.jing"), ("approval", "chen.jianguo")]
+    # The parcels: carriers detected from the numbers, the orders shipped at once.
+    sf, lost = report.live
+    shipment = answers[8].json()
+    assert (shipment["carrier"], shipment["tracking_number"]) == ("sf", sf.number)
+    assert shipment["detected"][0]["carrier"] == "sf"
+    assert answers[9].json()["id"] == shipment["id"]
+    assert answers[10].json()["order_no"] == sf.order_no
+    assert answers[10].json()["stage"] == "shipped"
+    assert answers[11].json()["carrier"] == "yto" and lost.scenario == "lost"
+    kinds = [i["kind"] for i in answers[12].json()["items"]]
+    assert kinds[-2:] == ["shipment_created", "transition"]
+    assert answers[13].headers["content-type"].startswith("text/plain")
+    assert "grep ^ordertrail_tracking_duplicates_total" in commands[13]
+
+
+def test_the_walkthrough_parcels_travel_as_announced(demo: tuple[DemoReport, Settings]) -> None:
+    """The SF number is one the simulator, by its own draw, delivers normally; both orders
+    are waiting to ship and neither number is taken."""
+    from ordertrail.carrier.sim import journey as jr
+    from ordertrail.demo.live import SEED
+
+    report, _settings = demo
+    sf, lost = report.live
+    assert recognised(sf.number, "sf") and recognised(lost.number, "yto")
+    assert jr.plan(sf.number, "sf", report.now, seed=SEED, rates=jr.Rates()).scenario == "normal"
+    assert sf.order_no != lost.order_no
+    assert {sf.stage, lost.stage} <= {"packed", "outbound", "picking"}
+    assert lost.scenario == "lost" and timedelta(0) < sf.length < lost.length
 
 
 @contextmanager
@@ -279,19 +457,27 @@ def _removed_afterwards(engine: Engine, since: datetime) -> Iterator[None]:
     finally:
         with engine.begin() as conn:
             conn.execute(delete(OutboxEvent).where(OutboxEvent.created_at > since))
+            conn.execute(delete(Shipment).where(Shipment.created_at > since))
             conn.execute(delete(IdempotencyRecord).where(IdempotencyRecord.created_at > since))
             conn.execute(delete(Order).where(Order.created_at > since))
 
 
-def _extract(response: str) -> str:
-    """The order number, taken from the response the way the printed command does."""
-    number = re.search(r'"order_no":"([^"]*)"', response)
-    assert number
+ORDER_NO = re.compile(r'"order_no":"([^"]*)"')
+SHIP_ID = re.compile(r'^\{"id":(\d+)')
+
+
+def _extract(response: str, pattern: re.Pattern[str] = ORDER_NO, command: str = EXTRACT,
+             ) -> str:
+    """The value, taken from the response the way the printed command does."""
+    found = pattern.search(response)
+    assert found, response
     if shutil.which("sh") and shutil.which("sed"):
-        out = subprocess.run(["sh", "-c", EXTRACT], input=response, capture_output=True,
+        sed = command[command.index("| sed ") + 2:].split(");")[0] if "| sed " in command \
+            else command
+        out = subprocess.run(["sh", "-c", sed], input=response, capture_output=True,
                              text=True, check=True).stdout.strip()
-        assert out == number.group(1)
-    return number.group(1)
+        assert out == found.group(1)
+    return found.group(1)
 
 
 # The planned demo, without the shared database ---------------------------------------------

@@ -4,6 +4,9 @@ Every order is first planned in memory (``plan``, ``script``: creation, then eac
 realistic time, until 'now'), then created and moved by ``order.service`` under a frozen clock
 set to each step's time, so its timeline, stage visits, approvals and outbox events are what
 the system itself writes. Orders are applied in batches, one transaction each.
+
+Orders that have passed their shipping step get their parcels (``shipments``): created and
+fed their carrier checkpoints between the order's steps, at the times they happened.
 """
 
 from __future__ import annotations
@@ -23,14 +26,16 @@ from ordertrail.config import Settings
 from ordertrail.context import SYSTEM_ACTOR, Ctx
 from ordertrail.db import make_sessionmaker, write_session
 from ordertrail.demo import data
+from ordertrail.demo.live import live_parcels
 from ordertrail.demo.plan import DAYS, Planner
 from ordertrail.demo.report import DemoReport, UserKey, highlights
 from ordertrail.demo.script import Draft
+from ordertrail.demo.shipments import OrderParcels, ParcelWriter, plan_parcels
 from ordertrail.errors import TransitionNotAllowed
 from ordertrail.flow import planner
 from ordertrail.flow.planner import Actor
 from ordertrail.kit.clock import FrozenClock, SystemClock
-from ordertrail.models import Order, OutboxEvent, StageVisit, User
+from ordertrail.models import Order, OutboxEvent, Shipment, StageVisit, User
 from ordertrail.order import service
 
 WALKTHROUGH_SALES = "li.na"  # present means: the demo was built in this database already
@@ -61,7 +66,8 @@ def actors_of(users: Mapping[str, User]) -> dict[str | None, Actor]:
 
 
 def apply_batch(session: Session, drafts: Sequence[Draft], actors: Mapping[str | None, Actor],
-                clock: FrozenClock, settings: Settings) -> list[str]:
+                clock: FrozenClock, settings: Settings,
+                parcels: Sequence[OrderParcels | None] | None = None) -> list[str]:
     """Create a batch of orders and play their steps, round by round; returns the numbers.
 
     Each step runs what ``order.service.act`` runs: the planner decides (and refuses anything
@@ -70,12 +76,18 @@ def apply_batch(session: Session, drafts: Sequence[Draft], actors: Mapping[str |
     batch's orders stay loaded, their open visits are read once a round and each round is
     flushed once. Calling act per step (about nine statements each) made a 3000-order demo
     four to five times slower; tests/demo checks that both write the same rows.
+
+    ``parcels`` (aligned with ``drafts``): each order's parcels are created and their
+    checkpoints ingested just before the order's step they precede in time, so every row an
+    order gets is written in time order.
     """
 
     def ctx(user: str | None) -> Ctx:
         return Ctx(session=session, actor=actors[user], clock=clock, settings=settings)
 
     orders: list[Order] = []
+    writer = ParcelWriter(session, actors, settings) if parcels is not None else None
+    todo = list(parcels) if parcels is not None else [None] * len(drafts)
     for d in drafts:
         assert d.body is not None
         clock.set(d.created_at)
@@ -86,9 +98,11 @@ def apply_batch(session: Session, drafts: Sequence[Draft], actors: Mapping[str |
         visits = {v.order_id: v for v in session.scalars(
             select(StageVisit).where(StageVisit.order_id.in_(ids), StageVisit.exited_at.is_(None))
             .order_by(StageVisit.id))}
-        for order, d in zip(orders, drafts, strict=True):
+        for order, d, op in zip(orders, drafts, todo, strict=True):
             if i >= len(d.steps):
                 continue
+            if writer is not None and op is not None:
+                writer.play(order, op, i)
             step = d.steps[i]
             clock.set(step.at)
             c = ctx(step.user)
@@ -102,6 +116,12 @@ def apply_batch(session: Session, drafts: Sequence[Draft], actors: Mapping[str |
                                            current_stage=outcome.current_stage or order.stage)
             service.apply_plan(c, order, flow, visit, outcome, step.request)
     session.flush()
+    if writer is not None:
+        for order, op in zip(orders, todo, strict=True):
+            if op is not None:
+                writer.play(order, op, None)
+        writer.finish()
+        session.flush()
     return [o.order_no for o in orders]
 
 
@@ -119,11 +139,14 @@ def build_demo(engine: Engine, settings: Settings, orders: int, seed: int) -> De
     created = 0
     if not existed and orders > 0:
         rng = random.Random(seed)
-        drafts = Planner(rng, now, ZoneInfo(settings.timezone)).drafts(orders)
+        tz = ZoneInfo(settings.timezone)
+        drafts = Planner(rng, now, tz).drafts(orders)
+        parcels = plan_parcels(drafts, now, tz, seed)
         clock = FrozenClock(now)
         for start in range(0, len(drafts), BATCH):
             with write_session(factory) as session:
-                apply_batch(session, drafts[start:start + BATCH], actors, clock, settings)
+                apply_batch(session, drafts[start:start + BATCH], actors, clock, settings,
+                            parcels[start:start + BATCH])
             created += len(drafts[start:start + BATCH])
         with write_session(factory) as session:
             # The demo's history happened before any worker ran: its events are not pending
@@ -134,6 +157,9 @@ def build_demo(engine: Engine, settings: Settings, orders: int, seed: int) -> De
         by_flow = dict(session.execute(
             select(Order.flow_id, func.count()).group_by(Order.flow_id)).all())
         spots = highlights(session, now)
+        parcel_count = session.scalar(select(func.count()).select_from(Shipment)) or 0
+        live = live_parcels(session, now)
     return DemoReport(users=keys, created=created, by_flow=Counter(by_flow),
                       seconds=time.perf_counter() - started, reused=existed, highlights=spots,
-                      now=now, tz=settings.timezone)
+                      now=now, tz=settings.timezone, parcels=parcel_count,
+                      live=live)

@@ -9,13 +9,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from ordertrail.models import Approval, Order, TimelineEntry
+from ordertrail.demo.live import SPEED, LiveParcel
+from ordertrail.models import Approval, Order, Shipment, TimelineEntry
 
 DONE_STAGES = ("delivered", "invoiced", "paid", "closed", "completed", "cancelled")
 EXTRACT = "sed -n 's/.*\"order_no\":\"\\([^\"]*\\)\".*/\\1/p'"
+EXTRACT_ID = "sed -n 's/^{\"id\":\\([0-9]*\\).*/\\1/p'"
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,8 @@ class DemoReport:
     now: datetime
     tz: str = "Asia/Shanghai"
     highlights: list[tuple[str, str]] = field(default_factory=list)
+    parcels: int = 0
+    live: list[LiveParcel] = field(default_factory=list)  # the walkthrough ships these
 
     def key_of(self, name: str) -> str:
         return next(u.key for u in self.users if u.name == name)
@@ -45,15 +49,18 @@ class DemoReport:
     def first_of(self, role: str) -> UserKey:
         return next(u for u in self.users if u.role == role)
 
-    def render(self, base_url: str) -> str:
+    def render(self, base_url: str, sim_url: str | None = None, sim_speed: float = SPEED,
+               ) -> str:
+        """The text to print; when a simulated carrier runs (at ``sim_url``, playing
+        ``sim_speed`` simulated seconds a second), the walkthrough also ships parcels."""
         total = sum(self.by_flow.values())
         flows = ", ".join(f"{f} {n}" for f, n in sorted(self.by_flow.items()))
         if self.reused:
             head = (f"ordertrail demo: this database already holds the demo ({total} orders: "
                     f"{flows}); nothing generated, fresh API keys issued.")
         else:
-            head = (f"ordertrail demo: {self.created} orders generated in {self.seconds:.1f} s "
-                    f"({flows}).")
+            head = (f"ordertrail demo: {self.created} orders and {self.parcels} parcels "
+                    f"generated in {self.seconds:.1f} s ({flows}).")
         out = [head, "", f"API docs:  {base_url}/docs", "",
                "Demo users, one role each; send a key as 'Authorization: Bearer <key>':", ""]
         widths = (14, 32, 13)
@@ -61,6 +68,8 @@ class DemoReport:
         for u in self.users:
             out.append("  " + _row((u.name, u.display_name, u.role, u.key), widths))
         out += ["", *self._walkthrough(base_url)]
+        if sim_url is not None and self.live:
+            out += self._parcels(sim_speed)
         if self.highlights:
             out += ["", "Demo orders worth a look (GET with any key above):", ""]
             for label, order_no in self.highlights:
@@ -97,6 +106,8 @@ class DemoReport:
             f"  SALES={sales.key}    # {sales.name}, sales",
             f"  FINANCE={finance.key}    # {finance.name}, finance",
             f"  MANAGER={manager.key}    # {manager.name}, manager",
+            f"  WAREHOUSE={self.first_of('warehouse').key}    # "
+            f"{self.first_of('warehouse').name}, warehouse",
             "  CT='Content-Type: application/json'",
             "",
             "  # 1. As sales, create a make-to-order order (its number goes into $NO)",
@@ -122,6 +133,49 @@ class DemoReport:
             f"  curl -s -w \"\\n\" {auth} \"$BASE/api/v1/orders/$B2B/timeline\"",
         ]
 
+    def _parcels(self, speed: float) -> list[str]:
+        """Steps that ship demo orders through the simulated carrier."""
+        wh = '-H "Authorization: Bearer $WAREHOUSE" -H "$CT"'
+        sales = '-H "Authorization: Bearer $SALES"'
+        first = self.live[0]
+        out = [
+            f"  # 6. Ship {first.order_no} (now {first.stage}): the carrier, SF, is detected "
+            "from the number and the order is shipped at once",
+            f"  SHIP=$(curl -s -X POST {wh} \"$BASE/api/v1/orders/{first.order_no}/shipments\" "
+            f"-d '{_json({'tracking_number': first.number})}' | {EXTRACT_ID}); echo \"$SHIP\"",
+            f"  # 7. The simulated carrier pushes its scans ({_minutes(first.length, speed)}). "
+            "Repeat both: the parcel goes info_received ... delivered, the order delivered by "
+            "itself",
+            f"  curl -s -w \"\\n\" {sales} \"$BASE/api/v1/shipments/$SHIP\"",
+            f"  curl -s -w \"\\n\" {sales} \"$BASE/api/v1/orders/{first.order_no}\"",
+        ]
+        if len(self.live) > 1:
+            lost = self.live[1]
+            body = {"tracking_number": lost.number, "scenario": lost.scenario}
+            out += [
+                f"  # 8. A YTO parcel for {lost.order_no} that gets lost: its timeline shows a "
+                f"parcel_exception ({_minutes(lost.length, speed)})",
+                f"  curl -s -w \"\\n\" -X POST {wh} "
+                f"\"$BASE/api/v1/orders/{lost.order_no}/shipments\" -d '{_json(body)}'",
+                f"  curl -s -w \"\\n\" {sales} "
+                f"\"$BASE/api/v1/orders/{lost.order_no}/timeline?parcels=false\"",
+            ]
+        out += [
+            f"  # {9 if len(self.live) > 1 else 8}. The carrier re-sends some pushes: the "
+            "replays are counted (once there is one) and change nothing",
+            "  curl -s \"$BASE/metrics\" | grep ^ordertrail_tracking_duplicates_total",
+        ]
+        return out
+
+
+def _minutes(length: timedelta, speed: float) -> str:
+    """How long a simulated journey plays: 'a few seconds', 'about 3 minutes'."""
+    seconds = length.total_seconds() / speed
+    if seconds < 20:
+        return "a few seconds"
+    n = max(1, round(seconds / 60))
+    return "about a minute" if n == 1 else f"about {n} minutes"
+
 
 def _json(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
@@ -137,6 +191,12 @@ def _pad(text: str, width: int) -> str:
 
 def _row(cells: tuple[str, ...], widths: tuple[int, ...]) -> str:
     return "".join(_pad(c, w) for c, w in zip(cells, widths, strict=False)) + cells[-1]
+
+
+def _with_row(kind: str) -> Select[tuple[str]]:
+    """Orders whose timeline has a row of this kind, the latest first."""
+    return select(Order.order_no).join(TimelineEntry, TimelineEntry.order_id == Order.id).where(
+        TimelineEntry.kind == kind).order_by(TimelineEntry.at.desc())
 
 
 def highlights(session: Session, now: datetime) -> list[tuple[str, str]]:
@@ -159,6 +219,11 @@ def highlights(session: Session, now: datetime) -> list[tuple[str, str]]:
          .order_by(TimelineEntry.at.desc())),
         ("cancelled", select(Order.order_no).where(Order.status == "cancelled")
          .order_by(Order.updated_at.desc())),
+        ("parcel lost on the way", _with_row("parcel_exception")),
+        ("failed delivery attempt", _with_row("delivery_failed")),
+        ("shipped in two lots", select(Order.order_no).join(
+            Shipment, Shipment.order_id == Order.id).group_by(Order.order_no)
+         .having(func.count() > 1).order_by(func.max(Shipment.created_at).desc())),
         ("order to cash, closed", select(Order.order_no).where(
             Order.flow_id == "make_to_order", Order.stage == "closed")
          .order_by(Order.updated_at.desc())),
