@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from ordertrail.carrier.base import InboundRequest, MalformedPayload, TrackingUpdate
 from ordertrail.carrier.easypost.parse import parse_tracker, parse_webhook
 from ordertrail.carrier.easypost.plugin import EasyPost
-from ordertrail.carrier.status import SUBSTATUSES
+from tests.carrier.helpers import JSON, assert_parses_or_is_malformed, malformed_reason, utc
 
 DATA = Path(__file__).parent / "data"
 
@@ -44,10 +44,6 @@ def _tracker(**fields: Any) -> dict[str, Any]:
 def _event(result: Any, description: str = "tracker.updated", **fields: Any) -> bytes:
     return json.dumps({"object": "Event", "description": description, "result": result,
                        **fields}).encode()
-
-
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
 
 
 # --- recorded payloads --------------------------------------------------------------------
@@ -231,17 +227,10 @@ def test_estimated_delivery(fields, expected):
     (_event(_tracker(carrier=["UPS"])), "result.carrier"),
 ])
 def test_malformed_payloads_name_the_field(body, field):
-    with pytest.raises(MalformedPayload) as caught:
-        parse_webhook(body)
-    assert caught.value.reason.startswith(field), caught.value.reason
+    reason = malformed_reason(parse_webhook, body)
+    assert reason.startswith(field), reason
 
 
-JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(), children,
-                                                                      max_size=4),
-    max_leaves=20,
-)
 DETAIL = st.fixed_dictionaries({
     "datetime": st.sampled_from(["2026-11-18T10:00:00Z", "2026-11-18T10:00:00", "x"]) | JSON,
     "status": st.sampled_from(["in_transit", "delivered", "return_to_sender", "nope"]) | JSON,
@@ -259,14 +248,4 @@ DETAIL = st.fixed_dictionaries({
                                "tracking_details": st.lists(DETAIL, max_size=4)})}),
 ))
 def test_any_json_either_parses_into_known_statuses_or_is_malformed(payload):
-    try:
-        updates = parse_webhook(json.dumps(payload).encode())
-    except MalformedPayload as exc:
-        assert exc.reason
-        return
-    for update in updates:
-        for event in update.events:
-            assert event.substatus in SUBSTATUSES
-            assert event.substatus.startswith(event.status + ".")
-            assert event.occurred_at.tzinfo is UTC
-        assert set(update.unmapped) <= {e.code for e in update.events}
+    assert_parses_or_is_malformed(parse_webhook, payload)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
+from email.message import Message
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -21,31 +20,22 @@ from ordertrail.carrier.base import (
 )
 from ordertrail.carrier.kuaidi100.client import Kuaidi100Client
 from ordertrail.carrier.kuaidi100.plugin import Kuaidi100
+from tests.carrier.helpers import Handler, answer, local_server, recording_http
 
 DATA = Path(__file__).parent / "data"
 KEY, CUSTOMER, SALT = "test-key", "TESTCUSTOMER01", "test-salt"
 CALLBACK = "https://ot.example.com/api/v1/hooks/kuaidi100"
 
 
-def client_with(handler: Callable[[httpx.Request], httpx.Response],
+def client_with(handler: Handler,
                 **overrides: str | None) -> tuple[Kuaidi100Client, list[httpx.Request]]:
-    seen: list[httpx.Request] = []
-
-    def record(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return handler(request)
-
-    http = httpx.Client(transport=httpx.MockTransport(record))
+    http, seen = recording_http(handler)
     creds = {"key": KEY, "customer": CUSTOMER, "salt": SALT, **overrides}
     return Kuaidi100Client(http, **creds), seen
 
 
 def form_of(request: httpx.Request) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(request.content.decode()).items()}
-
-
-def answer(body: object, status: int = 200, **headers: str) -> Callable[..., httpx.Response]:
-    return lambda request: httpx.Response(status, json=body, headers=headers)
 
 
 def test_subscribe_request_is_the_documented_form():
@@ -199,30 +189,14 @@ def test_plugin_builds_a_client_only_with_a_key():
 @pytest.fixture
 def local_kuaidi100() -> Iterator[tuple[str, list[dict[str, str]]]]:
     received: list[dict[str, str]] = []
-    body = (DATA / "query_ok.json").read_bytes()
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            length = int(self.headers["Content-Length"])
-            fields = parse_qs(self.rfile.read(length).decode())
-            received.append({"path": self.path, **{k: v[0] for k, v in fields.items()}})
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json;charset=UTF-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def receive(path: str, headers: Message, content: bytes) -> None:
+        fields = parse_qs(content.decode())
+        received.append({"path": path, **{k: v[0] for k, v in fields.items()}})
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", received
-    finally:
-        server.shutdown()
-        server.server_close()
+    with local_server((DATA / "query_ok.json").read_bytes(), "application/json;charset=UTF-8",
+                      receive) as base:
+        yield base, received
 
 
 def test_query_against_a_local_http_server(local_kuaidi100):

@@ -20,7 +20,7 @@ from ordertrail.carrier.base import (
     Registration,
 )
 from ordertrail.carrier.generic import signing
-from ordertrail.carrier.sim.client import SimClient, retry_after
+from ordertrail.carrier.sim.client import SimClient
 from ordertrail.carrier.sim.plugin import Sim
 from ordertrail.config import Settings, credentials
 
@@ -111,12 +111,6 @@ def test_other_client_errors_are_carrier_errors(start_sim, http):
     sim = start_sim()
     with pytest.raises(CarrierError, match="422"):
         _client(sim.url, http).register([Registration("SF1400000077")], "not a url")
-
-
-def test_retry_after_reads_seconds_and_dates():
-    assert retry_after("7") == 7.0
-    assert retry_after(None) is None and retry_after("soon") is None
-    assert retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0   # in the past
 
 
 def test_plugin_verifies_and_parses_pushes_with_the_sim_secret():

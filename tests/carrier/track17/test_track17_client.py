@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
+from email.message import Message
 from pathlib import Path
 
 import httpx
@@ -19,6 +19,7 @@ from ordertrail.carrier.base import (
 )
 from ordertrail.carrier.track17.client import RateLimiter, Track17Client, shared_limiter
 from ordertrail.carrier.track17.plugin import Track17
+from tests.carrier.helpers import Handler, answer, local_server, recording_http
 
 DATA = Path(__file__).parent / "data"
 KEY = "A1B2C3D4E5F60718293A4B5C6D7E8F90"
@@ -43,20 +44,10 @@ def limiter(fake: FakeTime) -> RateLimiter:
     return RateLimiter(3, 1.0, clock=fake.clock, sleep=fake.sleep)
 
 
-def client_with(handler: Callable[[httpx.Request], httpx.Response],
+def client_with(handler: Handler,
                 fake: FakeTime | None = None) -> tuple[Track17Client, list[httpx.Request]]:
-    seen: list[httpx.Request] = []
-
-    def record(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return handler(request)
-
-    http = httpx.Client(transport=httpx.MockTransport(record))
+    http, seen = recording_http(handler)
     return Track17Client(http, key=KEY, limiter=limiter(fake or FakeTime())), seen
-
-
-def answer(body: object, status: int = 200, **headers: str) -> Callable[..., httpx.Response]:
-    return lambda request: httpx.Response(status, json=body, headers=headers)
 
 
 def ok(accepted: list | None = None, rejected: list | None = None) -> dict:
@@ -230,30 +221,13 @@ def test_limiter_refuses_a_nonsense_rate():
 @pytest.fixture
 def local_17track() -> Iterator[tuple[str, list[dict]]]:
     received: list[dict] = []
-    body = (DATA / "gettrackinfo_ok.json").read_bytes()
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            length = int(self.headers["Content-Length"])
-            received.append({"path": self.path, "token": self.headers["17token"],
-                             "body": json.loads(self.rfile.read(length))})
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def receive(path: str, headers: Message, content: bytes) -> None:
+        received.append({"path": path, "token": headers["17token"], "body": json.loads(content)})
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/track/v2.2", received
-    finally:
-        server.shutdown()
-        server.server_close()
+    with local_server((DATA / "gettrackinfo_ok.json").read_bytes(), "application/json",
+                      receive) as base:
+        yield f"{base}/track/v2.2", received
 
 
 def test_fetch_against_a_local_http_server(local_17track):

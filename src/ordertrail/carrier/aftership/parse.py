@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 from collections.abc import Mapping
 from datetime import UTC, datetime, tzinfo
 from typing import Any
@@ -26,6 +25,11 @@ from ordertrail.carrier.aftership.codes import (
     TAGS,
 )
 from ordertrail.carrier.base import CarrierEvent, MalformedPayload, TrackingUpdate
+from ordertrail.carrier.payload import iso_time as _time
+from ordertrail.carrier.payload import json_object
+from ordertrail.carrier.payload import objects as _objects
+from ordertrail.carrier.payload import optional_object as _optional_object
+from ordertrail.carrier.payload import text as _text
 from ordertrail.carrier.status import Status, is_final, status_of, unknown
 
 SIGNATURE_HEADER = "aftership-hmac-sha256"
@@ -55,12 +59,7 @@ def map_code(tag: str | None, subtag: str | None) -> tuple[str, bool]:
 
 def parse_webhook(body: bytes, *, fallback_tz: str = "UTC") -> list[TrackingUpdate]:
     """The updates a (verified) webhook body carries; [] for events without a tracking."""
-    try:
-        payload = json.loads(body)
-    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
-        raise MalformedPayload("body: not valid JSON") from None
-    if not isinstance(payload, dict):
-        raise MalformedPayload("body: expected a JSON object")
+    payload = json_object(body)
     event = payload.get("event")
     if not isinstance(event, str) or not event:
         raise MalformedPayload("event: missing or not a string")
@@ -84,18 +83,10 @@ def parse_tracking(tracking: Mapping[str, Any], *, path: str = "tracking",
     fallback = ZoneInfo(fallback_tz)
     home_tz = _zone(COURIER_TZ.get(courier or ""))
 
-    raw = tracking.get("checkpoints")
-    if raw is None:
-        raw = []
-    if not isinstance(raw, list):
-        raise MalformedPayload(f"{path}.checkpoints: not a list")
     events: list[CarrierEvent] = []
     tags: list[str] = []
     unmapped: list[str] = []
-    for i, checkpoint in enumerate(raw):
-        where = f"{path}.checkpoints[{i}]"
-        if not isinstance(checkpoint, dict):
-            raise MalformedPayload(f"{where}: not an object")
+    for where, checkpoint in _objects(tracking, "checkpoints", path):
         event, tag, mapped = _checkpoint(checkpoint, where, home_tz or fallback)
         events.append(event)
         tags.append(tag)
@@ -191,11 +182,9 @@ def _estimated_delivery(tracking: Mapping[str, Any], path: str, zone: tzinfo) ->
          ("estimated_delivery_date", "estimated_delivery_date_max", "estimated_delivery_date_min")),
         ("custom_estimated_delivery_date", ("datetime", "datetime_max", "datetime_min")),
     ):
-        value = tracking.get(key)
+        value = _optional_object(tracking, key, path)
         if value is None:
             continue
-        if not isinstance(value, dict):
-            raise MalformedPayload(f"{path}.{key}: not an object")
         for field in fields:
             if (at := _time(value, field, f"{path}.{key}", zone)) is not None:
                 return at
@@ -211,20 +200,6 @@ def _dest_zone(tracking: Mapping[str, Any], path: str) -> tzinfo | None:
     return None
 
 
-def _time(obj: Mapping[str, Any], key: str, where: str, zone: tzinfo) -> datetime | None:
-    """An ISO time (date only, local, or with offset) as aware UTC; ``zone`` when no offset."""
-    value = _text(obj, key, where)
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=zone)
-        return parsed.astimezone(UTC)
-    except (ValueError, OverflowError):
-        raise MalformedPayload(f"{where}.{key}: not an ISO 8601 time: {value[:40]!r}") from None
-
-
 def _unix(value: object, where: str) -> datetime | None:
     if value is None:
         return None
@@ -234,13 +209,6 @@ def _unix(value: object, where: str) -> datetime | None:
         return datetime.fromtimestamp(value, UTC)
     except (ValueError, OverflowError, OSError):
         raise MalformedPayload(f"{where}: not a unix timestamp") from None
-
-
-def _text(obj: Mapping[str, Any], key: str, where: str) -> str | None:
-    value = obj.get(key)
-    if value is None or isinstance(value, str):
-        return value.strip() if value else None
-    raise MalformedPayload(f"{where}.{key}: expected a string, got {type(value).__name__}")
 
 
 def _zone(name: str | None) -> tzinfo | None:

@@ -6,17 +6,11 @@ numbers with AfterShip (and polling it) is not implemented, so ``can_poll`` is F
 
 from __future__ import annotations
 
-import hmac
 from typing import ClassVar
 
+from ordertrail.carrier import signing
 from ordertrail.carrier.aftership import parse
-from ordertrail.carrier.base import (
-    BadSignature,
-    Credentials,
-    InboundRequest,
-    Provider,
-    TrackingUpdate,
-)
+from ordertrail.carrier.base import Credentials, InboundRequest, Provider, TrackingUpdate
 
 
 class AfterShip(Provider):
@@ -31,24 +25,13 @@ class AfterShip(Provider):
 
     def verify(self, request: InboundRequest, creds: Credentials) -> None:
         """Raise BadSignature unless the body carries AfterShip's HMAC for our secret."""
-        secret = creds.get("webhook_secret")
-        if not secret:
-            raise BadSignature("AfterShip webhook secret is not configured "
-                               "(ORDERTRAIL_AFTERSHIP_WEBHOOK_SECRET)")
-        given = _header(request, parse.SIGNATURE_HEADER)
-        if not given:
-            raise BadSignature(f"missing {parse.SIGNATURE_HEADER} header")
-        expected = parse.sign(secret, request.body)
-        if not hmac.compare_digest(given.strip().encode("utf-8"), expected.encode("ascii")):
-            raise BadSignature(f"{parse.SIGNATURE_HEADER} does not match the body")
+        secret = signing.require_secret(creds.get("webhook_secret"),
+                                        "AfterShip webhook secret is not configured "
+                                        "(ORDERTRAIL_AFTERSHIP_WEBHOOK_SECRET)")
+        given = signing.signed_header(request.headers, parse.SIGNATURE_HEADER)
+        signing.check(given.strip(), parse.sign(secret, request.body),
+                      f"{parse.SIGNATURE_HEADER} does not match the body")
 
     def parse_push(self, request: InboundRequest) -> list[TrackingUpdate]:
         """The tracking a verified webhook carries ([] for events that carry none)."""
         return parse.parse_webhook(request.body, fallback_tz=self.timezone)
-
-
-def _header(request: InboundRequest, name: str) -> str | None:
-    # Headers arrive lower-cased (InboundRequest contract); tolerate callers that forget.
-    if (value := request.headers.get(name)) is not None:
-        return value
-    return next((v for k, v in request.headers.items() if k.lower() == name), None)

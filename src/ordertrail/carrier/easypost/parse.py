@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -18,6 +17,10 @@ from typing import Any
 
 from ordertrail.carrier.base import CarrierEvent, MalformedPayload, TrackingUpdate
 from ordertrail.carrier.easypost.codes import CARRIERS, DETAILS, ESCALATE, REFINE, STATUSES
+from ordertrail.carrier.payload import iso_time, json_object
+from ordertrail.carrier.payload import objects as _objects
+from ordertrail.carrier.payload import optional_object as _optional_object
+from ordertrail.carrier.payload import text as _text
 from ordertrail.carrier.status import STICKY, Status, status_of, unknown
 
 SIGNATURE_HEADER = "x-hmac-signature"
@@ -52,12 +55,7 @@ def map_code(status: str | None, detail: str | None) -> tuple[str, bool]:
 
 def parse_webhook(body: bytes) -> list[TrackingUpdate]:
     """The updates a (verified) webhook Event carries; [] for events about other objects."""
-    try:
-        payload = json.loads(body)
-    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
-        raise MalformedPayload("body: not valid JSON") from None
-    if not isinstance(payload, dict):
-        raise MalformedPayload("body: expected a JSON object")
+    payload = json_object(body)
     kind = payload.get("object")
     if kind is not None and kind != "Event":
         raise MalformedPayload(f"object: expected 'Event', got {str(kind)[:40]!r}")
@@ -85,18 +83,10 @@ def parse_tracker(tracker: Mapping[str, Any], *, path: str = "tracker") -> Track
     if not status:
         raise MalformedPayload(f"{path}.status: missing")
 
-    raw = tracker.get("tracking_details")
-    if raw is None:
-        raw = []
-    if not isinstance(raw, list):
-        raise MalformedPayload(f"{path}.tracking_details: not a list")
     events: list[CarrierEvent] = []
     statuses: list[str | None] = []
     unmapped: list[str] = []
-    for i, item in enumerate(raw):
-        where = f"{path}.tracking_details[{i}]"
-        if not isinstance(item, dict):
-            raise MalformedPayload(f"{where}: not an object")
+    for where, item in _objects(tracker, "tracking_details", path):
         event, mapped = _detail(item, where)
         events.append(event)
         statuses.append(_text(item, "status", where))
@@ -156,11 +146,9 @@ def _code(status: str | None, detail: str | None) -> str:
 
 
 def _location(item: Mapping[str, Any], where: str) -> str | None:
-    place = item.get("tracking_location")
+    place = _optional_object(item, "tracking_location", where)
     if place is None:
         return None
-    if not isinstance(place, dict):
-        raise MalformedPayload(f"{where}.tracking_location: not an object")
     at = f"{where}.tracking_location"
     parts = [_text(place, key, at) for key in ("city", "state", "zip", "country")]
     return ", ".join(p for p in parts if p) or None
@@ -170,30 +158,12 @@ def _estimated_delivery(tracker: Mapping[str, Any], path: str) -> datetime | Non
     if (at := _time(tracker, "est_delivery_date", path)) is not None:
         return at
     # Only a local date: kept as 00:00 UTC of that date, the shape est_delivery_date has.
-    detail = tracker.get("carrier_detail")
-    if isinstance(detail, dict):
-        return _time(detail, "est_delivery_date_local", f"{path}.carrier_detail")
-    if detail is not None:
-        raise MalformedPayload(f"{path}.carrier_detail: not an object")
-    return None
+    detail = _optional_object(tracker, "carrier_detail", path)
+    if detail is None:
+        return None
+    return _time(detail, "est_delivery_date_local", f"{path}.carrier_detail")
 
 
 def _time(obj: Mapping[str, Any], key: str, where: str) -> datetime | None:
     """An ISO 8601 time as aware UTC; EasyPost's times without an offset are UTC."""
-    value = _text(obj, key, where)
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=UTC)
-        return parsed.astimezone(UTC)
-    except (ValueError, OverflowError):
-        raise MalformedPayload(f"{where}.{key}: not an ISO 8601 time: {value[:40]!r}") from None
-
-
-def _text(obj: Mapping[str, Any], key: str, where: str) -> str | None:
-    value = obj.get(key)
-    if value is None or isinstance(value, str):
-        return value.strip() if value else None
-    raise MalformedPayload(f"{where}.{key}: expected a string, got {type(value).__name__}")
+    return iso_time(obj, key, where, UTC)

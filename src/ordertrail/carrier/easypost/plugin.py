@@ -6,16 +6,10 @@ dashboard. Creating trackers (and polling them) is not implemented, so ``can_pol
 
 from __future__ import annotations
 
-import hmac
 from typing import ClassVar
 
-from ordertrail.carrier.base import (
-    BadSignature,
-    Credentials,
-    InboundRequest,
-    Provider,
-    TrackingUpdate,
-)
+from ordertrail.carrier import signing
+from ordertrail.carrier.base import Credentials, InboundRequest, Provider, TrackingUpdate
 from ordertrail.carrier.easypost import parse
 
 
@@ -31,26 +25,15 @@ class EasyPost(Provider):
 
     def verify(self, request: InboundRequest, creds: Credentials) -> None:
         """Raise BadSignature unless the body carries EasyPost's HMAC for our secret."""
-        secret = creds.get("webhook_secret")
-        if not secret:
-            raise BadSignature("EasyPost webhook secret is not configured "
-                               "(ORDERTRAIL_EASYPOST_WEBHOOK_SECRET)")
-        given = _header(request, parse.SIGNATURE_HEADER)
-        if not given:
-            raise BadSignature("missing X-Hmac-Signature header")
-        expected = parse.sign(secret, request.body)
+        secret = signing.require_secret(creds.get("webhook_secret"),
+                                        "EasyPost webhook secret is not configured "
+                                        "(ORDERTRAIL_EASYPOST_WEBHOOK_SECRET)")
+        given = signing.signed_header(request.headers, parse.SIGNATURE_HEADER,
+                                      "X-Hmac-Signature")
         # Hex case is not significant; everything else must match byte for byte.
-        if not hmac.compare_digest(given.strip().lower().encode("utf-8"),
-                                   expected.encode("ascii")):
-            raise BadSignature("X-Hmac-Signature does not match the body")
+        signing.check(given.strip().lower(), parse.sign(secret, request.body),
+                      "X-Hmac-Signature does not match the body")
 
     def parse_push(self, request: InboundRequest) -> list[TrackingUpdate]:
         """The tracker a verified webhook Event carries ([] for other kinds of event)."""
         return parse.parse_webhook(request.body)
-
-
-def _header(request: InboundRequest, name: str) -> str | None:
-    # Headers arrive lower-cased (InboundRequest contract); tolerate callers that forget.
-    if (value := request.headers.get(name)) is not None:
-        return value
-    return next((v for k, v in request.headers.items() if k.lower() == name), None)

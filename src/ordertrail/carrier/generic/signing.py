@@ -17,6 +17,7 @@ import time
 from collections.abc import Mapping
 
 from ordertrail.carrier.base import BadSignature
+from ordertrail.carrier.signing import matches, require_secret
 
 TOLERANCE_SECONDS = 5 * 60
 PREFIX = "whsec_"
@@ -57,8 +58,7 @@ def sign(body: bytes, secret: str, msg_id: str, timestamp: int) -> dict[str, str
 def verify(headers: Mapping[str, str], body: bytes, secret: str | None,
            now: float | None = None) -> None:
     """Raise BadSignature unless ``body`` carries a fresh, valid signature made with ``secret``."""
-    if not secret:
-        raise BadSignature("no webhook secret is configured for this provider")
+    secret = require_secret(secret, "no webhook secret is configured for this provider")
     try:
         key = secret_key(secret)
     except ValueError as exc:
@@ -81,6 +81,6 @@ def verify(headers: Mapping[str, str], body: bytes, secret: str | None,
         raise BadSignature("webhook-timestamp is more than 5 minutes in the future")
     expected = signature(body, key, msg_id, timestamp)
     for candidate in offered.split():
-        if hmac.compare_digest(candidate.encode(), expected.encode()):
+        if matches(candidate, expected):
             return
     raise BadSignature("no webhook-signature matches the body")

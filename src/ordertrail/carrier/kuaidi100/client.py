@@ -14,11 +14,11 @@ import httpx
 from ordertrail.carrier.base import (
     NotConfigured,
     ProviderUnavailable,
-    RateLimited,
     RegisterResult,
     Registration,
     TrackingUpdate,
 )
+from ordertrail.carrier.http import post_json
 from ordertrail.carrier.kuaidi100 import codes, parse
 
 log = logging.getLogger(__name__)
@@ -27,14 +27,6 @@ BASE_URL = "https://poll.kuaidi100.com"
 POLL_PATH = "/poll"
 QUERY_PATH = "/poll/query.do"
 TIMEOUT = 15.0
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after", "").strip()
-    try:
-        return max(float(value), 0.0) if value else None
-    except ValueError:
-        return None
 
 
 class Kuaidi100Client:
@@ -49,21 +41,9 @@ class Kuaidi100Client:
         self._base = base_url.rstrip("/")
 
     def _post(self, path: str, form: Mapping[str, str]) -> Any:
-        try:
-            response = self._http.post(f"{self._base}{path}", data=dict(form), timeout=TIMEOUT)
-        except httpx.HTTPError as exc:
-            raise ProviderUnavailable(f"kuaidi100 unreachable: {type(exc).__name__}") from None
-        if response.status_code == 429:
-            raise RateLimited("kuaidi100 said 429 Too Many Requests", _retry_after(response))
-        if response.status_code >= 500:
-            raise ProviderUnavailable(f"kuaidi100 answered HTTP {response.status_code}",
-                                      _retry_after(response))
-        if response.status_code != 200:
-            raise ProviderUnavailable(f"kuaidi100 answered HTTP {response.status_code}")
-        try:
-            return response.json()
-        except ValueError:
-            raise ProviderUnavailable("kuaidi100 answered something that is not JSON") from None
+        # Kuaidi100 reports a refused key in the answer's returnCode; a 401 is just a failure.
+        return post_json(self._http, f"{self._base}{path}", "kuaidi100", timeout=TIMEOUT,
+                         data=dict(form))
 
     def register(self, items: Sequence[Registration], callback_url: str) -> RegisterResult:
         """Subscribe each number; pushes go to ``callback_url`` signed with our salt."""

@@ -8,7 +8,6 @@ first, with times in China time and, with ``resultv2=4``, a ``statusCode`` per c
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, tzinfo
@@ -16,6 +15,7 @@ from typing import Any
 from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
 
+from ordertrail.carrier import signing
 from ordertrail.carrier.base import (
     BadSignature,
     CarrierEvent,
@@ -23,6 +23,7 @@ from ordertrail.carrier.base import (
     TrackingUpdate,
 )
 from ordertrail.carrier.kuaidi100 import codes
+from ordertrail.carrier.payload import as_object as _object
 from ordertrail.carrier.status import RANK, Status, status_of, substatus, unknown
 
 CHINA = ZoneInfo("Asia/Shanghai")
@@ -55,17 +56,16 @@ def read_form(body: bytes) -> dict[str, str]:
 
 def verify_push(body: bytes, salt: str | None) -> None:
     """Raise BadSignature unless the form's ``sign`` is MD5(param + salt) for our salt."""
-    if not salt:
-        raise BadSignature("no kuaidi100 salt is configured (ORDERTRAIL_KUAIDI100_SALT)")
+    salt = signing.require_secret(salt, "no kuaidi100 salt is configured "
+                                        "(ORDERTRAIL_KUAIDI100_SALT)")
     form = read_form(body)
     offered = form.get("sign", "").strip()
     if not offered:
         raise BadSignature("the push has no sign field")
     if "param" not in form:
         raise BadSignature("the push has no param field to check the sign against")
-    expected = push_sign(form["param"], salt)
-    if not hmac.compare_digest(offered.upper().encode(), expected.encode()):
-        raise BadSignature("sign does not match MD5(param + salt)")
+    signing.check(offered.upper(), push_sign(form["param"], salt),
+                  "sign does not match MD5(param + salt)")
 
 
 def parse_time(value: object, where: str, tz: tzinfo = CHINA) -> datetime:
@@ -102,12 +102,6 @@ def _text(obj: Mapping[str, Any], name: str, where: str, required: bool = False)
     if not text and required:
         raise MalformedPayload(f"{where}{name}: missing")
     return text or None
-
-
-def _object(value: object, where: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise MalformedPayload(f"{where}: expected a JSON object")
-    return value
 
 
 def _item_time(item: Mapping[str, Any], where: str, tz: tzinfo) -> datetime:

@@ -16,6 +16,21 @@ from datetime import datetime, timedelta
 from itertools import pairwise
 
 from ordertrail.carrier.base import CarrierEvent
+from ordertrail.carrier.sim.places import (
+    CN_CITIES,
+    COMMUNITIES,
+    COURIERS,
+    COURIERS_ON_FOOT,
+    FOREIGN_CITIES,
+    GATEWAY,
+    MIDDLE_HUBS,
+    RECIPIENTS,
+    SIM_COURIER,
+    City,
+    Courier,
+    find_city,
+    known_city,
+)
 from ordertrail.carrier.status import status_of, substatus
 
 SCENARIOS: tuple[str, ...] = ("normal", "delay", "failed_attempt", "return", "lost", "locker",
@@ -69,99 +84,6 @@ class Journey:
     origin: str
     destination: str
     events: tuple[JourneyEvent, ...]
-
-
-# -- Reference data -------------------------------------------------------------------------
-
-@dataclass(frozen=True, slots=True)
-class Courier:
-    zh: str
-    en: str
-    domestic: bool
-    hub: str = "转运中心"        # what this courier calls a sorting hub
-    station: str = "营业部"      # and a delivery station
-
-
-COURIERS: dict[str, Courier] = {
-    "sf": Courier("顺丰速运", "SF Express", True, "中转场", "营业点"),
-    "jd": Courier("京东快递", "JD Logistics", True, "分拣中心", "营业部"),
-    "zto": Courier("中通快递", "ZTO Express", True, "分拨中心", "网点"),
-    "yto": Courier("圆通速递", "YTO Express", True, "转运中心", "网点"),
-    "sto": Courier("申通快递", "STO Express", True, "转运中心", "网点"),
-    "yunda": Courier("韵达快递", "Yunda Express", True, "分拨中心", "网点"),
-    "ems": Courier("中国邮政EMS", "China Post EMS", True, "邮件处理中心", "揽投部"),
-    "jtexpress": Courier("极兔速递", "J&T Express", True, "转运中心", "网点"),
-    "deppon": Courier("德邦快递", "Deppon Express", True, "枢纽中心", "营业部"),
-    "cainiao": Courier("菜鸟速递", "Cainiao", True, "分拨中心", "驿站"),
-    "dhl": Courier("DHL", "DHL Express", False),
-    "fedex": Courier("联邦快递", "FedEx", False),
-    "ups": Courier("UPS", "UPS", False),
-}
-_SIM_COURIER = Courier("模拟快递", "Sim Express", True)
-
-
-@dataclass(frozen=True, slots=True)
-class City:
-    zh: str
-    en: str
-    region_zh: str       # province for China, country name otherwise
-    country: str         # ISO 3166 alpha-2
-    utc_offset: int      # hours; fixed, so plans need no time-zone database
-    area: str = ""       # Chinese logistics area: picks line-haul and gateway hubs
-
-
-def _cn(zh: str, en: str, province: str, area: str) -> City:
-    return City(zh, en, province, "CN", 8, area)
-
-
-CN_CITIES: tuple[City, ...] = (
-    _cn("北京", "Beijing", "北京", "north"), _cn("天津", "Tianjin", "天津", "north"),
-    _cn("上海", "Shanghai", "上海", "east"), _cn("杭州", "Hangzhou", "浙江", "east"),
-    _cn("义乌", "Yiwu", "浙江", "east"), _cn("宁波", "Ningbo", "浙江", "east"),
-    _cn("苏州", "Suzhou", "江苏", "east"), _cn("南京", "Nanjing", "江苏", "east"),
-    _cn("青岛", "Qingdao", "山东", "north"), _cn("广州", "Guangzhou", "广东", "south"),
-    _cn("深圳", "Shenzhen", "广东", "south"), _cn("东莞", "Dongguan", "广东", "south"),
-    _cn("厦门", "Xiamen", "福建", "south"), _cn("泉州", "Quanzhou", "福建", "south"),
-    _cn("武汉", "Wuhan", "湖北", "central"), _cn("郑州", "Zhengzhou", "河南", "central"),
-    _cn("长沙", "Changsha", "湖南", "central"), _cn("成都", "Chengdu", "四川", "west"),
-    _cn("重庆", "Chongqing", "重庆", "west"), _cn("西安", "Xi'an", "陕西", "west"),
-    _cn("昆明", "Kunming", "云南", "west"), _cn("沈阳", "Shenyang", "辽宁", "northeast"),
-    _cn("哈尔滨", "Harbin", "黑龙江", "northeast"),
-)
-FOREIGN_CITIES: tuple[City, ...] = (
-    City("洛杉矶", "Los Angeles", "美国", "US", -8), City("纽约", "New York", "美国", "US", -5),
-    City("多伦多", "Toronto", "加拿大", "CA", -5), City("伦敦", "London", "英国", "GB", 0),
-    City("法兰克福", "Frankfurt", "德国", "DE", 1), City("巴黎", "Paris", "法国", "FR", 1),
-    City("马德里", "Madrid", "西班牙", "ES", 1), City("阿姆斯特丹", "Amsterdam", "荷兰", "NL", 1),
-    City("东京", "Tokyo", "日本", "JP", 9), City("首尔", "Seoul", "韩国", "KR", 9),
-    City("新加坡", "Singapore", "新加坡", "SG", 8), City("悉尼", "Sydney", "澳大利亚", "AU", 11),
-    City("迪拜", "Dubai", "阿联酋", "AE", 4), City("圣保罗", "São Paulo", "巴西", "BR", -3),
-)
-_BY_NAME = {name.lower(): c for c in CN_CITIES + FOREIGN_CITIES for name in (c.zh, c.en)}
-# International air gateways and the central line-haul hubs, by area.
-_GATEWAY = {"south": "深圳", "east": "上海", "north": "北京", "northeast": "北京",
-            "west": "成都", "central": "郑州"}
-_MIDDLE_HUBS = ("郑州", "武汉", "长沙", "南京")
-_COURIERS_ON_FOOT = ("王师傅", "李师傅", "张师傅", "刘师傅", "陈师傅", "杨师傅", "赵师傅", "黄师傅")
-_COMMUNITIES = ("阳光花园", "锦绣家园", "翠苑小区", "华府天地", "滨江公寓", "金色港湾", "幸福里")
-_RECIPIENTS = ("J. SMITH", "M. GARCIA", "A. MÜLLER", "K. TANAKA", "S. KIM", "L. MARTIN",
-               "R. SILVA", "E. BROWN")
-
-
-def find_city(name: str) -> City:
-    """The city called ``name`` (Chinese or English); an unknown one is kept as given."""
-    key = name.strip().lower()
-    found = _BY_NAME.get(key) or _BY_NAME.get(key.removesuffix("市"))
-    if found:
-        return found
-    chinese = any("\u4e00" <= ch <= "\u9fff" for ch in name)
-    if chinese:
-        return City(name.strip().removesuffix("市"), name.strip(), "", "CN", 8, "central")
-    return City(name.strip(), name.strip(), "", "", 0)
-
-
-def _city(name: str) -> City:
-    return _BY_NAME[name.lower()]
 
 
 # -- Building ---------------------------------------------------------------------------------
@@ -250,7 +172,7 @@ def plan(tracking_number: str, courier: str | None, registered_at: datetime,
     if scenario is not None and scenario not in SCENARIOS:
         raise ValueError(f"unknown scenario {scenario!r}; known: {', '.join(SCENARIOS)}")
     rates = rates or Rates()
-    info = COURIERS.get((courier or "").lower()) if courier else _SIM_COURIER
+    info = COURIERS.get((courier or "").lower()) if courier else SIM_COURIER
     if info is None:  # a courier we have no table entry for: an English-speaking one
         info = Courier(courier or "", (courier or "").upper(), False)
     rng = random.Random(f"ordertrail-sim:{seed}:{tracking_number}:route")
@@ -308,8 +230,8 @@ def _forward(b: _Builder, origin: City, dest: City, cross: bool, scenario: str) 
     else:
         cities = [origin, dest]
         if origin.area != dest.area and b.rng.random() < 0.7:  # via a central hub
-            middle = [h for h in _MIDDLE_HUBS if h not in (origin.zh, dest.zh)]
-            cities.insert(1, _city(b.rng.choice(middle)))
+            middle = [h for h in MIDDLE_HUBS if h not in (origin.zh, dest.zh)]
+            cities.insert(1, known_city(b.rng.choice(middle)))
         stops = [(city, b.hub(city)) for city in cities]
     delay_at = b.rng.randrange(len(stops) - 1) if scenario == "delay" else -1
     fast = c in (COURIERS["sf"], COURIERS["jd"])  # these fly their line-haul
@@ -344,7 +266,7 @@ def _cross_border_stops(b: _Builder, origin: City, dest: City) -> list[tuple[Cit
     stops: list[tuple[City, str]] = []
     for city in (origin, dest):
         if city.country == "CN":
-            gateway = _city(_GATEWAY.get(city.area, "上海"))
+            gateway = known_city(GATEWAY.get(city.area, "上海"))
             gw_name = f"{gateway.zh}国际快件中心" if b.zh else f"{gateway.en.upper()} GATEWAY"
             legs = [(gateway, gw_name)]
             if gateway.zh != city.zh:
@@ -425,7 +347,7 @@ def _deliver(b: _Builder, dest: City, scenario: str) -> None:
     b.daytime(dest, until=21)
     if scenario == "locker":
         code = f"{b.rng.randint(0, 999999):06d}"
-        place = b.rng.choice(_COMMUNITIES)
+        place = b.rng.choice(COMMUNITIES)
         kind, zh_box = b.rng.choice((("locker", "丰巢智能柜"), ("station", "菜鸟驿站")))
         b.add(f"available_for_pickup.{kind}",
               f"快件已存放至【{place}{zh_box}】，请凭取件码 {code} 及时取件",
@@ -450,7 +372,7 @@ def _deliver(b: _Builder, dest: City, scenario: str) -> None:
         else:
             b.add("delivered.locker", "快件已由【丰巢智能柜】代收，请及时取件", "", "DL", dest)
     elif r < 0.55:
-        b.add("delivered.signed", "", f"Delivered — signed for by {b.rng.choice(_RECIPIENTS)}",
+        b.add("delivered.signed", "", f"Delivered — signed for by {b.rng.choice(RECIPIENTS)}",
               "DL", dest)
     elif r < 0.75:
         b.add("delivered.signed_by_proxy", "", "Delivered — signed for by reception", "DL", dest)
@@ -461,7 +383,7 @@ def _deliver(b: _Builder, dest: City, scenario: str) -> None:
 def _out_for_delivery(b: _Builder, dest: City) -> None:
     b.wait(0.5, 3)
     b.daytime(dest, until=17)
-    man = b.rng.choice(_COURIERS_ON_FOOT)
+    man = b.rng.choice(COURIERS_ON_FOOT)
     phone = f"1{b.rng.choice('3578')}{b.rng.randint(0, 9)}****{b.rng.randint(0, 9999):04d}"
     b.add("out_for_delivery.out_for_delivery",
           f"{b.tag(dest)}快件已交给{man}（电话 {phone}），正在派送途中，请保持电话畅通",

@@ -19,11 +19,11 @@ from ordertrail.carrier.base import (
     MalformedPayload,
     NotConfigured,
     ProviderUnavailable,
-    RateLimited,
     RegisterResult,
     Registration,
     TrackingUpdate,
 )
+from ordertrail.carrier.http import post_json
 from ordertrail.carrier.track17 import codes, parse
 
 log = logging.getLogger(__name__)
@@ -74,14 +74,6 @@ def shared_limiter(key: str) -> RateLimiter:
         return limiter
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after", "").strip()
-    try:
-        return max(float(value), 0.0) if value else None
-    except ValueError:
-        return None
-
-
 def _chunks(items: Sequence[Registration]) -> list[Sequence[Registration]]:
     size = codes.MAX_NUMBERS_PER_CALL
     return [items[i:i + size] for i in range(0, len(items), size)]
@@ -123,25 +115,10 @@ class Track17Client:
 
     def _post(self, action: str, body: list[dict[str, Any]]) -> Mapping[str, Any]:
         self._limiter.acquire()
-        try:
-            response = self._http.post(f"{self._base}/{action}", json=body,
-                                       headers={"17token": self._key}, timeout=TIMEOUT)
-        except httpx.HTTPError as exc:
-            raise ProviderUnavailable(f"17TRACK unreachable: {type(exc).__name__}") from None
-        if response.status_code == 429:
-            raise RateLimited("17TRACK said 429 Too Many Requests", _retry_after(response))
-        if response.status_code == 401:
-            raise NotConfigured("17TRACK refused the key (HTTP 401: wrong key, IP not "
-                                "whitelisted or account disabled)")
-        if response.status_code >= 500:
-            raise ProviderUnavailable(f"17TRACK answered HTTP {response.status_code}",
-                                      _retry_after(response))
-        if response.status_code != 200:
-            raise ProviderUnavailable(f"17TRACK answered HTTP {response.status_code}")
-        try:
-            answer = response.json()
-        except ValueError:
-            raise ProviderUnavailable("17TRACK answered something that is not JSON") from None
+        answer = post_json(self._http, f"{self._base}/{action}", "17TRACK", timeout=TIMEOUT,
+                           unauthorized="17TRACK refused the key (HTTP 401: wrong key, IP not "
+                                        "whitelisted or account disabled)",
+                           json=body, headers={"17token": self._key})
         if not isinstance(answer, Mapping):
             raise ProviderUnavailable("17TRACK answered a JSON value that is not an object")
         code = answer.get("code")

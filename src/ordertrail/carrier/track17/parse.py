@@ -7,18 +7,21 @@ signed in the ``sign`` header with SHA-256 hex of (raw body + "/" + security key
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
+from ordertrail.carrier import signing
 from ordertrail.carrier.base import (
     BadSignature,
     CarrierEvent,
     MalformedPayload,
     TrackingUpdate,
 )
+from ordertrail.carrier.payload import as_object as _object
+from ordertrail.carrier.payload import object_or_empty as _object_or_empty
+from ordertrail.carrier.payload import text as _text
 from ordertrail.carrier.status import Status, status_of, unknown
 from ordertrail.carrier.track17 import codes
 
@@ -33,13 +36,11 @@ def push_sign(body: bytes, key: str) -> str:
 
 def verify_push(headers: Mapping[str, str], body: bytes, key: str | None) -> None:
     """Raise BadSignature unless the ``sign`` header matches the raw body and our key."""
-    if not key:
-        raise BadSignature("no 17TRACK key is configured (ORDERTRAIL_TRACK17_KEY)")
+    key = signing.require_secret(key, "no 17TRACK key is configured (ORDERTRAIL_TRACK17_KEY)")
     offered = headers.get("sign", "").strip().lower()
     if not offered:
         raise BadSignature("the push has no sign header")
-    if not hmac.compare_digest(offered.encode(), push_sign(body, key).encode()):
-        raise BadSignature("sign does not match SHA-256(body + '/' + key)")
+    signing.check(offered, push_sign(body, key), "sign does not match SHA-256(body + '/' + key)")
 
 
 def map_sub_status(code: str, status: str | None = None) -> tuple[str, bool]:
@@ -65,27 +66,8 @@ def parse_time(value: object, where: str, default_tz: tzinfo = UTC) -> datetime:
     raise MalformedPayload(f"{where}: {value!r} is not an ISO 8601 time")
 
 
-def _object(value: object, where: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise MalformedPayload(f"{where}: expected a JSON object")
-    return value
-
-
-def _optional_object(parent: Mapping[str, Any], name: str, where: str) -> Mapping[str, Any]:
-    value = parent.get(name)
-    return {} if value is None else _object(value, f"{where}.{name}")
-
-
-def _string(value: object, where: str) -> str | None:
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise MalformedPayload(f"{where}: expected a string, got {type(value).__name__}")
-    return value.strip() or None
-
-
 def _location(event: Mapping[str, Any], where: str) -> str | None:
-    text = _string(event.get("location"), f"{where}.location")
+    text = _text(event, "location", where)
     if text:
         return text
     address = event.get("address")
@@ -119,21 +101,21 @@ def _estimated(metrics: Mapping[str, Any], where: str, default_tz: tzinfo) -> da
 def parse_track(data: object, where: str = "data", default_tz: tzinfo = UTC) -> TrackingUpdate:
     """The update one tracked number (push ``data`` or a ``gettrackinfo`` item) describes."""
     item = _object(data, where)
-    number = _string(item.get("number"), f"{where}.number")
+    number = _text(item, "number", where)
     if number is None:
         raise MalformedPayload(f"{where}.number: missing")
     carrier = item.get("carrier")
     courier = codes.COURIER.get(carrier) if isinstance(carrier, int) else None
-    info = _optional_object(item, "track_info", where)
+    info = _object_or_empty(item, "track_info", where)
     at = f"{where}.track_info"
     unmapped: list[str] = []
-    latest = _optional_object(info, "latest_status", at)
-    latest_status = _string(latest.get("status"), f"{at}.latest_status.status")
-    latest_sub = _string(latest.get("sub_status"), f"{at}.latest_status.sub_status")
+    latest = _object_or_empty(info, "latest_status", at)
+    latest_status = _text(latest, "status", f"{at}.latest_status")
+    latest_sub = _text(latest, "sub_status", f"{at}.latest_status")
     if latest_sub is not None and not map_sub_status(latest_sub, latest_status)[1]:
         unmapped.append(latest_sub)
     events: list[CarrierEvent] = []
-    providers = _optional_object(info, "tracking", at).get("providers")
+    providers = _object_or_empty(info, "tracking", at).get("providers")
     providers = [] if providers is None else providers
     if not isinstance(providers, list):
         raise MalformedPayload(f"{at}.tracking.providers: expected a list")
@@ -146,7 +128,7 @@ def parse_track(data: object, where: str = "data", default_tz: tzinfo = UTC) -> 
         for e_index, raw in enumerate(raw_events):
             e_at = f"{p_at}.events[{e_index}]"
             event = _object(raw, e_at)
-            code = _string(event.get("sub_status"), f"{e_at}.sub_status")
+            code = _text(event, "sub_status", e_at)
             if code is None:
                 raise MalformedPayload(f"{e_at}.sub_status: missing")
             sub, ok = map_sub_status(code)
@@ -155,10 +137,10 @@ def parse_track(data: object, where: str = "data", default_tz: tzinfo = UTC) -> 
             events.append(CarrierEvent(
                 occurred_at=_event_time(event, e_at, default_tz),
                 status=status_of(sub).value, substatus=sub,
-                description=_string(event.get("description"), f"{e_at}.description") or "",
+                description=_text(event, "description", e_at) or "",
                 code=code, location=_location(event, e_at)))
     events.sort(key=lambda e: e.occurred_at)
-    metrics = _optional_object(info, "time_metrics", at)
+    metrics = _object_or_empty(info, "time_metrics", at)
     return TrackingUpdate(
         tracking_number=number, events=tuple(events), courier=courier,
         estimated_delivery=_estimated(metrics, f"{at}.time_metrics", default_tz),
@@ -184,7 +166,7 @@ def parse_push(body: bytes, default_tz: tzinfo = UTC) -> list[TrackingUpdate]:
     for i, d in enumerate(items):
         where = "data" if len(items) == 1 else f"data[{i}]"
         item = _object(d, where)
-        number = _string(item.get("number"), f"{where}.number")
+        number = _text(item, "number", where)
         if number is None:
             raise MalformedPayload(f"{where}.number: missing")
         carrier = item.get("carrier")
