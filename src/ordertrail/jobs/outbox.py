@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session
 
 from ordertrail.models import OutboxEvent
 
+_INSERT = insert(OutboxEvent.__table__)
+
 
 def emit(session: Session, name: str, aggregate: str, aggregate_id: str,
          payload: dict[str, Any], at: datetime) -> None:
@@ -26,4 +28,4 @@ def emit_many(session: Session, events: Iterable[tuple[str, str, str, dict[str, 
              "attempts": 0, "last_error": None}
             for name, aggregate, aggregate_id, payload in events]
     if rows:
-        session.execute(insert(OutboxEvent.__table__), rows)
+        session.connection().execute(_INSERT, rows)

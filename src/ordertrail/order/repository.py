@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, any_, or_, select, tuple_
+from sqlalchemy import Select, any_, bindparam, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import array as pg_array
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -17,13 +17,21 @@ from sqlalchemy.orm.attributes import set_committed_value
 from ordertrail.errors import Invalid
 from ordertrail.models import Approval, Order, OrderLine, StageVisit, TimelineEntry
 
+# Statements of the transition path, built once (building one costs more than running it).
+_BY_NO = select(Order).where(Order.order_no == bindparam("order_no"))
+_BY_NO_FOR_UPDATE = _BY_NO.with_for_update()
+_LINES = (select(OrderLine).where(OrderLine.order_id == bindparam("order_id"))
+          .order_by(OrderLine.line_no))
+_CURRENT_VISIT = (select(StageVisit).where(StageVisit.order_id == bindparam("order_id"),
+                                           StageVisit.exited_at.is_(None))
+                  .order_by(StageVisit.id.desc()).limit(1))
+_VOTES = select(Approval).where(Approval.visit_id == bindparam("visit_id")).order_by(Approval.id)
+
 
 def get_by_no(session: Session, order_no: str, *, for_update: bool = False,
               with_lines: bool = False) -> Order | None:
-    stmt = select(Order).where(Order.order_no == order_no)
-    if for_update:
-        stmt = stmt.with_for_update()
-    order = session.scalars(stmt).first()
+    stmt = _BY_NO_FOR_UPDATE if for_update else _BY_NO
+    order = session.scalars(stmt, {"order_no": order_no}).first()
     if order is not None and with_lines:
         load_lines(session, order)
     return order
@@ -31,8 +39,8 @@ def get_by_no(session: Session, order_no: str, *, for_update: bool = False,
 
 def load_lines(session: Session, order: Order) -> None:
     """Load an order's lines with one plain query (cheaper than the selectin loader)."""
-    stmt = select(OrderLine).where(OrderLine.order_id == order.id).order_by(OrderLine.line_no)
-    set_committed_value(order, "lines", list(session.scalars(stmt).all()))
+    set_committed_value(order, "lines",
+                        list(session.scalars(_LINES, {"order_id": order.id}).all()))
 
 
 def ids_by_number(session: Session, numbers: Sequence[str]) -> dict[str, int]:
@@ -53,15 +61,11 @@ def by_external_refs(session: Session, pairs: Sequence[tuple[str, str]]) -> Orde
 
 
 def current_visit(session: Session, order_id: int) -> StageVisit | None:
-    stmt = (select(StageVisit).where(StageVisit.order_id == order_id,
-                                     StageVisit.exited_at.is_(None))
-            .order_by(StageVisit.id.desc()).limit(1))
-    return session.scalars(stmt).first()
+    return session.scalars(_CURRENT_VISIT, {"order_id": order_id}).first()
 
 
 def votes(session: Session, visit_id: int) -> Sequence[Approval]:
-    stmt = select(Approval).where(Approval.visit_id == visit_id).order_by(Approval.id)
-    return session.scalars(stmt).all()
+    return session.scalars(_VOTES, {"visit_id": visit_id}).all()
 
 
 def timeline(session: Session, order_id: int) -> Sequence[TimelineEntry]:
