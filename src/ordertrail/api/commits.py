@@ -1,0 +1,180 @@
+"""Group commit: one writer thread runs the API's changes, many per database transaction.
+
+Each change (a job) runs in its own savepoint and its own session, so a refused or failed
+change is rolled back alone and never touches the others; the transaction commits once for
+all of them, and every caller gets its answer only after that commit. A job that fails with
+anything other than a domain error (a lost row-lock race, a database error) is run again
+alone, in a transaction of its own, so it meets exactly what it would have met without
+grouping.
+
+Why: on SQLite only one transaction writes at a time anyway, and a dozen request threads
+queuing for that lock spend their time handing the GIL and the lock around; on PostgreSQL
+each commit waits for its WAL flush. One thread that drains the queue pays both once per
+group. The queue is drained greedily, without waiting for more work: under no load a job is
+a group of one, under load the groups grow by themselves.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import queue
+import threading
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from ordertrail.db import WRITE, write_lock
+from ordertrail.errors import OrdertrailError
+
+MAX_GROUP = 64  # jobs per transaction
+IDLE_SECONDS = 5.0  # the writer thread ends after this long without work (restarted on demand)
+
+
+@dataclass(eq=False)
+class Job:
+    """A change: ``fn(session)`` returns what the caller gets (once the group has committed)."""
+
+    fn: Callable[[Session], Any]
+    future: concurrent.futures.Future[Any] = field(default_factory=concurrent.futures.Future)
+    alone: bool = False  # run in a transaction of its own (a retry after a grouped failure)
+    started: bool = False
+
+
+class _Retry(Exception):
+    """The job must run again alone."""
+
+
+class GroupCommitter:
+    """Runs jobs on one writer thread, grouped into transactions (see the module docstring)."""
+
+    def __init__(self, factory: sessionmaker[Session], max_group: int = MAX_GROUP) -> None:
+        self.factory, self.max_group = factory, max_group
+        self._queue: queue.SimpleQueue[Job] = queue.SimpleQueue()
+        self._retries: list[Job] = []
+        self._guard = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def submit(self, fn: Callable[[Session], Any]) -> concurrent.futures.Future[Any]:
+        """Queue a change; the future holds its result or exception after the commit."""
+        job = Job(fn)
+        self._queue.put(job)
+        with self._guard:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="ordertrail-writer",
+                                                daemon=True)
+                self._thread.start()
+        return job.future
+
+    # The writer thread --------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        while True:
+            try:
+                first = self._queue.get(timeout=IDLE_SECONDS)
+            except queue.Empty:
+                with self._guard:
+                    if self._queue.empty():
+                        self._thread = None
+                        return
+                continue
+            group = [first]
+            while len(group) < self.max_group and not first.alone:
+                try:
+                    group.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            self._run_group(group)
+            while self._retries:
+                retries, self._retries = self._retries, []
+                for job in retries:
+                    job.alone = True
+                    self._run_group([job])
+
+    def _run_group(self, group: list[Job]) -> None:
+        grouped = len(group) > 1
+        results: list[tuple[Job, bool, Any]] = []  # (job, ok, result or exception)
+        try:
+            with _Transaction(self.factory) as conn:
+                for job in group:
+                    if not job.started:
+                        job.started = True
+                        if not job.future.set_running_or_notify_cancel():
+                            continue  # the caller has gone
+                    results.append(self._run_job(job, conn, grouped))
+        except BaseException as exc:  # noqa: BLE001 - every waiting caller must get an answer
+            pending = [job for job in group if job.started and not job.future.done()]
+            if grouped:  # nothing was committed: each job runs again alone
+                self._retries.extend(pending)
+            else:
+                for job in pending:
+                    job.future.set_exception(exc)
+            return
+        for job, ok, result in results:
+            if ok:
+                job.future.set_result(result)
+            elif isinstance(result, _Retry):
+                self._retries.append(job)
+            else:
+                job.future.set_exception(result)
+
+    def _run_job(self, job: Job, conn: Connection, grouped: bool) -> tuple[Job, bool, Any]:
+        # Grouped: a session of its own in a savepoint. Alone: the session decides the
+        # transaction's fate (a failure rolls back everything, which is this job only), except
+        # on a connection-bound factory (tests), whose outer transaction is not ours.
+        mode = ("create_savepoint" if grouped or conn is self.factory.kw.get("bind")
+                else "rollback_only")
+        with self.factory(bind=conn, join_transaction_mode=mode) as session:
+            try:
+                result = job.fn(session)
+                session.commit()  # flushes; releases the savepoint (alone: nothing more)
+                return job, True, result
+            except OrdertrailError as exc:
+                session.rollback()
+                return job, False, exc
+            except Exception as exc:  # noqa: BLE001 - retried alone, or handed to the caller
+                session.rollback()
+                return job, False, _Retry() if grouped else exc
+
+
+class _Transaction:
+    """The group's connection and transaction: BEGIN IMMEDIATE on SQLite, under the process's
+    SQLite writer lock; on a connection-bound factory (tests), a savepoint of that connection."""
+
+    def __init__(self, factory: sessionmaker[Session]) -> None:
+        self.bind = factory.kw.get("bind")
+
+    def __enter__(self) -> Connection:
+        bind = self.bind
+        if isinstance(bind, Connection):
+            self.lock: Any = nullcontext()
+            self.conn, self.own = bind, False
+            self.trans: Any = bind.begin_nested()
+            return bind
+        assert isinstance(bind, Engine)
+        self.lock = write_lock(bind)
+        self.lock.__enter__()
+        try:
+            self.conn, self.own = bind.connect(), True
+            self.conn.execution_options(**WRITE)
+            self.trans = self.conn.begin()
+        except BaseException:
+            self.lock.__exit__(None, None, None)
+            raise
+        return self.conn
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        try:
+            if exc_type is None and self.trans.is_active:
+                self.trans.commit()
+            elif self.trans.is_active:
+                self.trans.rollback()
+        finally:
+            try:
+                if self.own:
+                    self.conn.close()
+            finally:
+                self.lock.__exit__(None, None, None)
