@@ -40,7 +40,6 @@ class Job:
 
     fn: Callable[[Session], Any]
     future: concurrent.futures.Future[Any] = field(default_factory=concurrent.futures.Future)
-    alone: bool = False  # run in a transaction of its own (a retry after a grouped failure)
     started: bool = False
 
 
@@ -49,52 +48,58 @@ class _Retry(Exception):
 
 
 class GroupCommitter:
-    """Runs jobs on one writer thread, grouped into transactions (see the module docstring)."""
+    """Runs jobs on writer threads, grouped into transactions (see the module docstring).
 
-    def __init__(self, factory: sessionmaker[Session], max_group: int = MAX_GROUP) -> None:
-        self.factory, self.max_group = factory, max_group
+    ``writers`` threads take groups from one queue: one for SQLite (one writer at a time
+    anyway), a few for PostgreSQL, where a group spends most of its time waiting for the
+    server and groups on other connections can run meanwhile.
+    """
+
+    def __init__(self, factory: sessionmaker[Session], writers: int = 1,
+                 max_group: int = MAX_GROUP) -> None:
+        self.factory, self.writers, self.max_group = factory, writers, max_group
         self._queue: queue.SimpleQueue[Job] = queue.SimpleQueue()
-        self._retries: list[Job] = []
         self._guard = threading.Lock()
-        self._thread: threading.Thread | None = None
+        self._live = 0
 
     def submit(self, fn: Callable[[Session], Any]) -> concurrent.futures.Future[Any]:
         """Queue a change; the future holds its result or exception after the commit."""
         job = Job(fn)
         self._queue.put(job)
-        with self._guard:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._loop, name="ordertrail-writer",
-                                                daemon=True)
-                self._thread.start()
+        if self._live < self.writers:
+            with self._guard:
+                if self._live < self.writers:
+                    self._live += 1
+                    threading.Thread(target=self._loop, name="ordertrail-writer",
+                                     daemon=True).start()
         return job.future
 
-    # The writer thread --------------------------------------------------------------------
+    # The writer threads -------------------------------------------------------------------
 
     def _loop(self) -> None:
+        retries: list[Job] = []
         while True:
             try:
                 first = self._queue.get(timeout=IDLE_SECONDS)
             except queue.Empty:
                 with self._guard:
                     if self._queue.empty():
-                        self._thread = None
+                        self._live -= 1
                         return
                 continue
             group = [first]
-            while len(group) < self.max_group and not first.alone:
+            while len(group) < self.max_group:
                 try:
                     group.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            self._run_group(group)
-            while self._retries:
-                retries, self._retries = self._retries, []
-                for job in retries:
-                    job.alone = True
-                    self._run_group([job])
+            self._run_group(group, retries)
+            while retries:
+                again, retries = retries, []
+                for job in again:
+                    self._run_group([job], retries)
 
-    def _run_group(self, group: list[Job]) -> None:
+    def _run_group(self, group: list[Job], retries: list[Job]) -> None:
         grouped = len(group) > 1
         results: list[tuple[Job, bool, Any]] = []  # (job, ok, result or exception)
         try:
@@ -108,7 +113,7 @@ class GroupCommitter:
         except BaseException as exc:  # noqa: BLE001 - every waiting caller must get an answer
             pending = [job for job in group if job.started and not job.future.done()]
             if grouped:  # nothing was committed: each job runs again alone
-                self._retries.extend(pending)
+                retries.extend(pending)
             else:
                 for job in pending:
                     job.future.set_exception(exc)
@@ -117,7 +122,7 @@ class GroupCommitter:
             if ok:
                 job.future.set_result(result)
             elif isinstance(result, _Retry):
-                self._retries.append(job)
+                retries.append(job)
             else:
                 job.future.set_exception(result)
 

@@ -29,6 +29,7 @@ from ordertrail.kit.clock import Clock
 from ordertrail.models import IdempotencyRecord
 
 AUTH_TTL_SECONDS = 10.0
+PG_WRITERS = 4  # writer threads (and connections) of the group commit on PostgreSQL
 
 
 @dataclass
@@ -221,7 +222,9 @@ def committer(state: AppState) -> GroupCommitter:
     if state.committer is None:
         with _COMMITTERS_GUARD:
             if state.committer is None:
-                state.committer = GroupCommitter(state.factory)
+                sqlite = state.engine.dialect.name == "sqlite"
+                state.committer = GroupCommitter(state.factory,
+                                                 writers=1 if sqlite else PG_WRITERS)
     return state.committer
 
 
