@@ -6,12 +6,10 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from ordertrail.db import insert_rows
 from ordertrail.models import OutboxEvent
-
-_INSERT = insert(OutboxEvent.__table__)
 
 
 def emit(session: Session, name: str, aggregate: str, aggregate_id: str,
@@ -28,4 +26,4 @@ def emit_many(session: Session, events: Iterable[tuple[str, str, str, dict[str, 
              "attempts": 0, "last_error": None}
             for name, aggregate, aggregate_id, payload in events]
     if rows:
-        session.connection().execute(_INSERT, rows)
+        insert_rows(session.connection(), OutboxEvent.__table__, rows)

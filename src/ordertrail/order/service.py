@@ -15,6 +15,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from ordertrail.context import Ctx
+from ordertrail.db import insert_rows
 from ordertrail.errors import Conflict, Forbidden, Invalid, NotFound, TransitionNotAllowed
 from ordertrail.flow import planner
 from ordertrail.flow import service as flows
@@ -170,15 +171,15 @@ def create_orders(ctx: Ctx, batch: Sequence[OrderCreate]) -> list[str]:
     try:
         # Plain executemany, then the ids by order number: INSERT … RETURNING in parameter
         # order makes SQLite fall back to one statement per row.
-        session.execute(insert(Order.__table__), orders)
+        insert_rows(session.connection(), _ORDERS, orders)
     except IntegrityError as exc:
         raise Conflict("an order with one of these external references was created at the "
                        "same moment", code="duplicate_external_ref") from exc
     id_of = repo.ids_by_number(session, numbers)
     ids = [id_of[n] for n in numbers]
-    session.execute(insert(OrderLine.__table__),
-                    [{**ln, "order_id": oid} for oid, rows in zip(ids, lines, strict=True)
-                     for ln in rows])
+    insert_rows(session.connection(), OrderLine.__table__,
+                [{**ln, "order_id": oid} for oid, rows in zip(ids, lines, strict=True)
+                 for ln in rows])
     visits, rows, events = [], [], []
     for data, oid, values in zip(batch, ids, orders, strict=True):
         _version_id, version, flow, role = resolved[data.flow]
@@ -195,8 +196,8 @@ def create_orders(ctx: Ctx, batch: Sequence[OrderCreate]) -> list[str]:
             "order_no": values["order_no"], "flow": flow.id, "stage": stage.id,
             "total": str(values["total"]), "currency": values["currency"],
             "actor": actor.name, "at": now.isoformat()}))
-    session.execute(insert(StageVisit.__table__), visits)
-    session.execute(insert(TimelineEntry.__table__), rows)
+    insert_rows(session.connection(), _VISITS, visits)
+    insert_rows(session.connection(), TimelineEntry.__table__, rows)
     emit_many(session, events, now)
     return numbers
 
