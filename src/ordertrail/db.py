@@ -110,6 +110,9 @@ def write_session(factory: sessionmaker[Session]) -> Iterator[Session]:
             raise
 
 
+_INSERTS: dict[Table, Any] = {}  # built once per table
+
+
 def insert_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
     """INSERT rows (all with the same keys) in the connection's transaction.
 
@@ -122,7 +125,10 @@ def insert_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> N
         return
     dialect = conn.dialect
     if dialect.name != "postgresql" or len(rows) < COPY_MIN_ROWS:
-        conn.execute(insert(table), rows)
+        stmt = _INSERTS.get(table)
+        if stmt is None:
+            stmt = _INSERTS[table] = insert(table)
+        conn.execute(stmt, rows)
         return
     names = list(rows[0])
     columns = [table.c[name] for name in names]

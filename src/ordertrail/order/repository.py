@@ -20,6 +20,8 @@ from ordertrail.models import Approval, Order, OrderLine, StageVisit, TimelineEn
 # Statements of the transition path, built once (building one costs more than running it).
 _BY_NO = select(Order).where(Order.order_no == bindparam("order_no"))
 _BY_NO_FOR_UPDATE = _BY_NO.with_for_update()
+_BY_EXTERNAL = select(Order).where(Order.external_source == bindparam("source"),
+                                   Order.external_ref == bindparam("ref")).limit(1)
 _LINES = (select(OrderLine).where(OrderLine.order_id == bindparam("order_id"))
           .order_by(OrderLine.line_no))
 _CURRENT_VISIT = (select(StageVisit).where(StageVisit.order_id == bindparam("order_id"),
@@ -56,6 +58,9 @@ def by_external(session: Session, source: str, ref: str) -> Order | None:
 
 def by_external_refs(session: Session, pairs: Sequence[tuple[str, str]]) -> Order | None:
     """The first order holding any of these (source, external_ref) pairs."""
+    if len(pairs) == 1:  # one order created: a statement built once
+        source, ref = pairs[0]
+        return session.scalars(_BY_EXTERNAL, {"source": source, "ref": ref}).first()
     stmt = select(Order).where(tuple_(Order.external_source, Order.external_ref).in_(pairs))
     return session.scalars(stmt.limit(1)).first()
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Integer, bindparam, insert, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -23,6 +23,7 @@ from ordertrail.flow.definition import FlowDef, StageKind
 from ordertrail.i18n import Msg
 from ordertrail.jobs.outbox import emit, emit_many
 from ordertrail.kit.clock import ensure_utc
+from ordertrail.kit.types import ExactDecimal
 from ordertrail.models import Approval, Order, OrderLine, StageVisit, TimelineEntry
 from ordertrail.order import repository as repo
 from ordertrail.order.numbering import next_numbers
@@ -127,7 +128,20 @@ def _require_role(ctx: Ctx, allowed: tuple[str, ...], what: Msg) -> str:
 
 def create_order(ctx: Ctx, data: OrderCreate) -> Order:
     """Create an order at its flow's initial stage, with its first timeline row and event."""
-    return get_order(ctx, create_orders(ctx, [data])[0])
+    ((order_id, values),) = _write_orders(ctx, [data])
+    # The order is built from what was written (not read back); only its lines are read,
+    # for their ids.
+    for name, quantum in _DECIMAL_QUANTA.items():
+        values[name] = values[name].quantize(quantum)
+    order = Order(id=order_id, **values)
+    make_transient_to_detached(order)
+    ctx.session.add(order)
+    repo.load_lines(ctx.session, order)
+    return order
+
+
+_DECIMAL_QUANTA = {c.name: c.type._quantum for c in Order.__table__.c
+                   if isinstance(c.type, ExactDecimal)}
 
 
 def create_orders(ctx: Ctx, batch: Sequence[OrderCreate]) -> list[str]:
@@ -136,6 +150,11 @@ def create_orders(ctx: Ctx, batch: Sequence[OrderCreate]) -> list[str]:
     Flows are resolved once per flow id, numbers reserved with one upsert, and every table is
     written with one bulk insert, so a batch costs a handful of statements.
     """
+    return [values["order_no"] for _id, values in _write_orders(ctx, batch)]
+
+
+def _write_orders(ctx: Ctx, batch: Sequence[OrderCreate]) -> list[tuple[int, dict[str, Any]]]:
+    """Write the orders of create_orders; returns each order's id and ``orders`` row."""
     session, now, actor = ctx.session, ctx.clock.now(), ctx.actor
     resolved: dict[str, tuple[int, int, FlowDef, str]] = {}
     for data in batch:
@@ -169,14 +188,18 @@ def create_orders(ctx: Ctx, batch: Sequence[OrderCreate]) -> list[str]:
             "updated_at": now, "created_by": actor.user_id, "row_version": 1,
         })
     try:
-        # Plain executemany, then the ids by order number: INSERT … RETURNING in parameter
-        # order makes SQLite fall back to one statement per row.
-        insert_rows(session.connection(), _ORDERS, orders)
+        if len(orders) == 1:
+            ids = [session.connection().execute(_INSERT_ORDER, orders[0]).scalar_one()]
+        else:
+            # Plain executemany (COPY on PostgreSQL), then the ids by order number: INSERT …
+            # RETURNING in parameter order makes SQLite fall back to one statement per row.
+            insert_rows(session.connection(), _ORDERS, orders)
     except IntegrityError as exc:
         raise Conflict("an order with one of these external references was created at the "
                        "same moment", code="duplicate_external_ref") from exc
-    id_of = repo.ids_by_number(session, numbers)
-    ids = [id_of[n] for n in numbers]
+    if len(orders) > 1:
+        id_of = repo.ids_by_number(session, numbers)
+        ids = [id_of[n] for n in numbers]
     insert_rows(session.connection(), OrderLine.__table__,
                 [{**ln, "order_id": oid} for oid, rows in zip(ids, lines, strict=True)
                  for ln in rows])
@@ -199,7 +222,7 @@ def create_orders(ctx: Ctx, batch: Sequence[OrderCreate]) -> list[str]:
     insert_rows(session.connection(), _VISITS, visits)
     insert_rows(session.connection(), TimelineEntry.__table__, rows)
     emit_many(session, events, now)
-    return numbers
+    return list(zip(ids, orders, strict=True))
 
 
 def _source(data: OrderCreate) -> str | None:
@@ -317,6 +340,7 @@ _ORDERS = Order.__table__
 _VISITS = StageVisit.__table__
 # Statements of the transition path, built once (building one costs more than running it).
 _INSERT_TIMELINE = insert(TimelineEntry.__table__)
+_INSERT_ORDER = insert(_ORDERS).returning(_ORDERS.c.id)
 _INSERT_APPROVAL = insert(Approval.__table__)
 _INSERT_VISIT = insert(_VISITS)
 _UPDATE_ORDER = (
