@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ordertrail.config import Settings
 from ordertrail.db import COPY_MIN_ROWS
+from ordertrail.errors import Conflict
 from ordertrail.kit.clock import FrozenClock
 from ordertrail.models import Order, OrderLine, OutboxEvent, StageVisit, TimelineEntry
 from ordertrail.order import service
@@ -73,3 +75,18 @@ def test_a_batch_writes_what_single_creates_write(db: Session, people, clock: Fr
     assert _rows(db, batch) == _rows(db, singles)
     assert db.scalar(select(Order.total).where(Order.order_no == batch[0])) == \
         db.scalar(select(Order.total).where(Order.order_no == singles[0]))
+
+
+def test_a_batch_refuses_external_references_that_exist(db: Session, people,
+                                                        clock: FrozenClock, settings: Settings):
+    ctx = ctx_for(db, "alice", clock, settings)
+    first = service.create_order(ctx, _bodies(1)[0])  # import / EXT-0
+    other_source = [b.model_copy(update={"external_source": "shop"}) for b in _bodies(3)]
+    assert len(service.create_orders(ctx, other_source)) == 3  # same refs, another source
+    with pytest.raises(Conflict) as refused:
+        service.create_orders(ctx, _bodies(COPY_MIN_ROWS + 1)[1:] + _bodies(1))
+    assert refused.value.code == "duplicate_external_ref"
+    assert refused.value.extra["order_no"] == first.order_no
+    twice = _bodies(2)[1:] * 2
+    with pytest.raises(Conflict, match="appears twice"):
+        service.create_orders(ctx, twice)

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Select, any_, bindparam, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import array as pg_array
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ordertrail.errors import Invalid
@@ -20,6 +20,9 @@ from ordertrail.models import Approval, Order, OrderLine, StageVisit, TimelineEn
 # Statements of the transition path, built once (building one costs more than running it).
 _BY_NO = select(Order).where(Order.order_no == bindparam("order_no"))
 _BY_NO_FOR_UPDATE = _BY_NO.with_for_update()
+_BY_NO_WITH_LINES = _BY_NO.options(joinedload(Order.lines))
+# FOR UPDATE OF orders: PostgreSQL refuses to lock the nullable side of an outer join.
+_BY_NO_WITH_LINES_FOR_UPDATE = _BY_NO_WITH_LINES.with_for_update(of=Order)
 _BY_EXTERNAL = select(Order).where(Order.external_source == bindparam("source"),
                                    Order.external_ref == bindparam("ref")).limit(1)
 _LINES = (select(OrderLine).where(OrderLine.order_id == bindparam("order_id"))
@@ -32,11 +35,11 @@ _VOTES = select(Approval).where(Approval.visit_id == bindparam("visit_id")).orde
 
 def get_by_no(session: Session, order_no: str, *, for_update: bool = False,
               with_lines: bool = False) -> Order | None:
+    if with_lines:  # one statement: the order's row joined with its lines
+        stmt = _BY_NO_WITH_LINES_FOR_UPDATE if for_update else _BY_NO_WITH_LINES
+        return session.scalars(stmt, {"order_no": order_no}).unique().first()
     stmt = _BY_NO_FOR_UPDATE if for_update else _BY_NO
-    order = session.scalars(stmt, {"order_no": order_no}).first()
-    if order is not None and with_lines:
-        load_lines(session, order)
-    return order
+    return session.scalars(stmt, {"order_no": order_no}).first()
 
 
 def load_lines(session: Session, order: Order) -> None:
@@ -61,8 +64,14 @@ def by_external_refs(session: Session, pairs: Sequence[tuple[str, str]]) -> Orde
     if len(pairs) == 1:  # one order created: a statement built once
         source, ref = pairs[0]
         return session.scalars(_BY_EXTERNAL, {"source": source, "ref": ref}).first()
-    stmt = select(Order).where(tuple_(Order.external_source, Order.external_ref).in_(pairs))
-    return session.scalars(stmt.limit(1)).first()
+    # By reference alone (ix_orders_external_ref), the source compared here: PostgreSQL
+    # plans "(source, ref) IN (500 pairs)" as a sequential scan.
+    wanted = set(pairs)
+    stmt = select(Order).where(Order.external_ref.in_(sorted({ref for _s, ref in pairs})))
+    for order in session.scalars(stmt):
+        if (order.external_source, order.external_ref) in wanted:
+            return order
+    return None
 
 
 def current_visit(session: Session, order_id: int) -> StageVisit | None:

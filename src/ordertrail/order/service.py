@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, insert, update
+from sqlalchemy import Integer, bindparam, insert, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
@@ -156,6 +156,12 @@ def create_orders(ctx: Ctx, batch: Sequence[OrderCreate]) -> list[str]:
 def _write_orders(ctx: Ctx, batch: Sequence[OrderCreate]) -> list[tuple[int, dict[str, Any]]]:
     """Write the orders of create_orders; returns each order's id and ``orders`` row."""
     session, now, actor = ctx.session, ctx.clock.now(), ctx.actor
+    if len(batch) > 1 and session.get_bind().dialect.name == "postgresql":
+        # The batch lookups below (external references, ids by number) are prepared
+        # statements after a few batches; a generic plan made while the table was small (a
+        # seq scan) would stay until the next ANALYZE, and an import that fills a new table
+        # slowed down with every batch. Plan them for their real arguments.
+        session.execute(_CUSTOM_PLANS)
     resolved: dict[str, tuple[int, int, FlowDef, str]] = {}
     for data in batch:
         if data.flow not in resolved:
@@ -341,6 +347,7 @@ _VISITS = StageVisit.__table__
 # Statements of the transition path, built once (building one costs more than running it).
 _INSERT_TIMELINE = insert(TimelineEntry.__table__)
 _INSERT_ORDER = insert(_ORDERS).returning(_ORDERS.c.id)
+_CUSTOM_PLANS = text("SET LOCAL plan_cache_mode = force_custom_plan")
 _INSERT_APPROVAL = insert(Approval.__table__)
 _INSERT_VISIT = insert(_VISITS)
 _UPDATE_ORDER = (
