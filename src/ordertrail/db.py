@@ -8,11 +8,12 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Table, create_engine, event, insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 WRITE = {"ordertrail_write": True}
+COPY_MIN_ROWS = 20  # from this many rows, PostgreSQL gets them with COPY
 
 
 def normalize_url(url: str) -> str:
@@ -107,3 +108,37 @@ def write_session(factory: sessionmaker[Session]) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+_INSERTS: dict[Table, Any] = {}  # built once per table
+
+
+def insert_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """INSERT rows (all with the same keys) in the connection's transaction.
+
+    On PostgreSQL, batches go in with ``COPY … FROM STDIN``: psycopg otherwise sends an
+    executemany as one statement per row, and SQLAlchemy's multi-row VALUES form makes psycopg
+    re-parse a very long statement for every batch. Values pass through the columns' own
+    bind processing (exact decimals, UTC times, JSON), as an INSERT would.
+    """
+    if not rows:
+        return
+    dialect = conn.dialect
+    if dialect.name != "postgresql" or len(rows) < COPY_MIN_ROWS:
+        stmt = _INSERTS.get(table)
+        if stmt is None:
+            stmt = _INSERTS[table] = insert(table)
+        conn.execute(stmt, rows)
+        return
+    names = list(rows[0])
+    columns = [table.c[name] for name in names]
+    procs = [col.type.dialect_impl(dialect).bind_processor(dialect) for col in columns]
+    quote = dialect.identifier_preparer.quote
+    sql = (f"COPY {dialect.identifier_preparer.format_table(table)} "
+           f"({', '.join(quote(name) for name in names)}) FROM STDIN")
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None
+    with dbapi.cursor() as cur, cur.copy(sql) as copy:
+        for row in rows:
+            copy.write_row([row[name] if proc is None else proc(row[name])
+                            for name, proc in zip(names, procs, strict=True)])

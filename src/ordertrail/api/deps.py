@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -17,10 +18,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.concurrency import run_in_threadpool
 
+from ordertrail.api.commits import GroupCommitter
 from ordertrail.auth import service as auth
 from ordertrail.config import Settings
 from ordertrail.context import Ctx
-from ordertrail.db import begin_write, write_lock
 from ordertrail.errors import Conflict, Invalid, Unauthorized
 from ordertrail.flow.planner import Actor
 from ordertrail.i18n import normalize_lang
@@ -28,6 +29,7 @@ from ordertrail.kit.clock import Clock
 from ordertrail.models import IdempotencyRecord
 
 AUTH_TTL_SECONDS = 10.0
+PG_WRITERS = 4  # writer threads (and connections) of the group commit on PostgreSQL
 
 
 @dataclass
@@ -36,6 +38,7 @@ class AppState:
     factory: sessionmaker[Session]
     clock: Clock
     settings: Settings
+    committer: GroupCommitter | None = field(default=None, repr=False)
 
 
 async def get_state(request: Request) -> AppState:
@@ -124,66 +127,105 @@ async def reader(state: AppState = Depends(get_state),
 
 
 class Writer:
-    """Runs one change in one transaction and commits once; replays Idempotency-Key retries."""
+    """Runs one change in its own savepoint of a group-committed transaction (see
+    api/commits.py); replays Idempotency-Key retries. The answer is sent after the commit."""
 
     def __init__(self, state: AppState, actor: Actor, key: str | None, method: str, path: str,
                  fingerprint: str) -> None:
         self.state, self.actor, self.key = state, actor, key
         self.method, self.path, self.fingerprint = method, path, fingerprint
 
-    def _replay(self) -> Response | None:
+    def _replay(self, session: Session | None = None) -> tuple[str, int, bool] | None:
         if not self.key or self.actor.user_id is None:
             return None
-        with self.state.factory() as session:
-            rec = session.scalars(select(IdempotencyRecord).where(
-                IdempotencyRecord.user_id == self.actor.user_id,
-                IdempotencyRecord.key == self.key)).first()
+        stmt = select(IdempotencyRecord).where(IdempotencyRecord.user_id == self.actor.user_id,
+                                               IdempotencyRecord.key == self.key)
+        if session is None:
+            with self.state.factory() as own:
+                rec = own.scalars(stmt).first()
+        else:
+            rec = session.scalars(stmt).first()
         if rec is None:
             return None
         if rec.fingerprint != self.fingerprint:
             raise Invalid("this Idempotency-Key was already used for a different request; "
                           "use a new key for a new request", code="idempotency_key_reused")
-        return Response(rec.body, status_code=rec.status_code, media_type="application/json",
-                        headers={"Idempotent-Replayed": "true"})
+        return rec.body, rec.status_code, True
 
-    def run(self, fn: Callable[[Ctx], BaseModel], status_code: int = 200,
-            headers: dict[str, str] | None = None) -> Response:
-        replay = self._replay()
-        if replay is not None:
-            return replay
-        with write_lock(self.state.engine), self.state.factory() as session:
-            begin_write(session)
+    def _job(self, fn: Callable[[Ctx], BaseModel], status_code: int,
+             ) -> Callable[[Session], tuple[str, int, bool]]:
+        def job(session: Session) -> tuple[str, int, bool]:
+            # Read in the group's transaction: a retry that lands in the same group as the
+            # first request sees its record.
+            replay = self._replay(session)
+            if replay is not None:
+                return replay
             ctx = Ctx(session=session, actor=self.actor, clock=self.state.clock,
                       settings=self.state.settings)
-            try:
-                body = fn(ctx).model_dump_json()
-                if self.key and self.actor.user_id is not None:
-                    session.add(IdempotencyRecord(
-                        user_id=self.actor.user_id, key=self.key, method=self.method,
-                        path=self.path, fingerprint=self.fingerprint, status_code=status_code,
-                        body=body, created_at=self.state.clock.now()))
-                session.commit()
-            except StaleDataError:
-                session.rollback()
-                raise Conflict("the order was changed by another request at the same moment; "
-                               "reload it and try again", code="concurrent_change") from None
-            except IntegrityError:
-                session.rollback()
-                replay = self._replay()
-                if replay is not None:
-                    return replay
-                raise Conflict("the change conflicts with one made at the same moment; reload "
-                               "and try again", code="concurrent_change") from None
-            except BaseException:
-                session.rollback()
-                raise
+            body = fn(ctx).model_dump_json()
+            if self.key and self.actor.user_id is not None:
+                session.add(IdempotencyRecord(
+                    user_id=self.actor.user_id, key=self.key, method=self.method,
+                    path=self.path, fingerprint=self.fingerprint, status_code=status_code,
+                    body=body, created_at=self.state.clock.now()))
+            return body, status_code, False
+
+        return job
+
+    def _response(self, result: tuple[str, int, bool],
+                  headers: dict[str, str] | None) -> Response:
+        body, status_code, replayed = result
+        if replayed:
+            headers = {"Idempotent-Replayed": "true"}
         return Response(body, status_code=status_code, media_type="application/json",
                         headers=headers)
 
+    def _failed(self, exc: BaseException) -> Response:
+        """The answer to a change that failed in the database, or re-raise."""
+        if isinstance(exc, StaleDataError):
+            raise Conflict("the order was changed by another request at the same moment; "
+                           "reload it and try again", code="concurrent_change") from None
+        if isinstance(exc, IntegrityError):
+            replay = self._replay()
+            if replay is not None:
+                return self._response(replay, None)
+            raise Conflict("the change conflicts with one made at the same moment; reload "
+                           "and try again", code="concurrent_change") from None
+        raise exc
+
+    def run(self, fn: Callable[[Ctx], BaseModel], status_code: int = 200,
+            headers: dict[str, str] | None = None) -> Response:
+        """Run the change and wait for its commit (from a worker thread, never the loop)."""
+        future = committer(self.state).submit(self._job(fn, status_code))
+        try:
+            result = future.result()
+        except (StaleDataError, IntegrityError) as exc:
+            return self._failed(exc)
+        return self._response(result, headers)
+
     async def arun(self, fn: Callable[[Ctx], BaseModel], status_code: int = 200,
                    headers: dict[str, str] | None = None) -> Response:
-        """``run`` in one worker-thread hop."""
-        return await run_in_threadpool(self.run, fn, status_code, headers)
+        """``run`` without a worker thread: the loop waits for the writer thread's answer."""
+        future = committer(self.state).submit(self._job(fn, status_code))
+        try:
+            result = await asyncio.wrap_future(future)
+        except (StaleDataError, IntegrityError) as exc:
+            return await run_in_threadpool(self._failed, exc)
+        return self._response(result, headers)
+
+
+_COMMITTERS_GUARD = threading.Lock()
+
+
+def committer(state: AppState) -> GroupCommitter:
+    """The app's writer (one per AppState, made on first use)."""
+    if state.committer is None:
+        with _COMMITTERS_GUARD:
+            if state.committer is None:
+                sqlite = state.engine.dialect.name == "sqlite"
+                state.committer = GroupCommitter(state.factory,
+                                                 writers=1 if sqlite else PG_WRITERS)
+    return state.committer
 
 
 async def writer(request: Request, state: AppState = Depends(get_state),

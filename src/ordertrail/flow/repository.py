@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from ordertrail.models import FlowVersion
@@ -16,10 +16,13 @@ def latest(session: Session, flow_id: str) -> FlowVersion | None:
     return session.scalars(stmt).first()
 
 
+_LATEST_ID = (select(FlowVersion.id).where(FlowVersion.flow_id == bindparam("flow_id"))
+              .order_by(FlowVersion.version.desc()).limit(1))
+
+
 def latest_id(session: Session, flow_id: str) -> int | None:
-    stmt = (select(FlowVersion.id).where(FlowVersion.flow_id == flow_id)
-            .order_by(FlowVersion.version.desc()).limit(1))
-    return session.scalar(stmt)
+    # Built once: every order creation runs it.
+    return session.scalar(_LATEST_ID, {"flow_id": flow_id})
 
 
 def by_version(session: Session, flow_id: str, version: int) -> FlowVersion | None:

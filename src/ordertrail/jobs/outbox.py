@@ -6,9 +6,9 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from ordertrail.db import insert_rows
 from ordertrail.models import OutboxEvent
 
 
@@ -26,4 +26,4 @@ def emit_many(session: Session, events: Iterable[tuple[str, str, str, dict[str, 
              "attempts": 0, "last_error": None}
             for name, aggregate, aggregate_id, payload in events]
     if rows:
-        session.execute(insert(OutboxEvent.__table__), rows)
+        insert_rows(session.connection(), OutboxEvent.__table__, rows)

@@ -6,10 +6,13 @@ on a row per prefix, so concurrent creators never get the same number on either 
 
 from __future__ import annotations
 
+import functools
 import string
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import BigInteger, bindparam
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -58,15 +61,20 @@ def next_numbers(session: Session, pattern: str, now: datetime, tz: str, count: 
                  ) -> list[str]:
     """Reserve ``count`` consecutive order numbers in the caller's transaction."""
     scope, template, _spec = split_pattern(pattern, now, tz)
-    dialect = session.get_bind().dialect.name
+    stmt = _upsert(session.get_bind().dialect.name)
+    last = int(session.execute(stmt, {"scope": scope, "count": count}).scalar_one())
+    return [template.format(seq=n) for n in range(last - count + 1, last + 1)]
+
+
+@functools.cache
+def _upsert(dialect: str) -> Any:
+    """The counter upsert, built once per dialect (every order creation runs it)."""
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     table = OrderNumberCounter.__table__
-    stmt = (
+    count = bindparam("count", type_=BigInteger)
+    return (
         insert(table)
-        .values(scope=scope, value=count)
-        .on_conflict_do_update(index_elements=["scope"],
-                               set_={"value": table.c.value + count})
+        .values(scope=bindparam("scope"), value=count)
+        .on_conflict_do_update(index_elements=["scope"], set_={"value": table.c.value + count})
         .returning(table.c.value)
     )
-    last = int(session.execute(stmt).scalar_one())
-    return [template.format(seq=n) for n in range(last - count + 1, last + 1)]

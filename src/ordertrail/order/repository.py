@@ -9,30 +9,43 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, any_, or_, select, tuple_
+from sqlalchemy import Select, any_, bindparam, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import array as pg_array
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ordertrail.errors import Invalid
 from ordertrail.models import Approval, Order, OrderLine, StageVisit, TimelineEntry
 
+# Statements of the transition path, built once (building one costs more than running it).
+_BY_NO = select(Order).where(Order.order_no == bindparam("order_no"))
+_BY_NO_FOR_UPDATE = _BY_NO.with_for_update()
+_BY_NO_WITH_LINES = _BY_NO.options(joinedload(Order.lines))
+# FOR UPDATE OF orders: PostgreSQL refuses to lock the nullable side of an outer join.
+_BY_NO_WITH_LINES_FOR_UPDATE = _BY_NO_WITH_LINES.with_for_update(of=Order)
+_BY_EXTERNAL = select(Order).where(Order.external_source == bindparam("source"),
+                                   Order.external_ref == bindparam("ref")).limit(1)
+_LINES = (select(OrderLine).where(OrderLine.order_id == bindparam("order_id"))
+          .order_by(OrderLine.line_no))
+_CURRENT_VISIT = (select(StageVisit).where(StageVisit.order_id == bindparam("order_id"),
+                                           StageVisit.exited_at.is_(None))
+                  .order_by(StageVisit.id.desc()).limit(1))
+_VOTES = select(Approval).where(Approval.visit_id == bindparam("visit_id")).order_by(Approval.id)
+
 
 def get_by_no(session: Session, order_no: str, *, for_update: bool = False,
               with_lines: bool = False) -> Order | None:
-    stmt = select(Order).where(Order.order_no == order_no)
-    if for_update:
-        stmt = stmt.with_for_update()
-    order = session.scalars(stmt).first()
-    if order is not None and with_lines:
-        load_lines(session, order)
-    return order
+    if with_lines:  # one statement: the order's row joined with its lines
+        stmt = _BY_NO_WITH_LINES_FOR_UPDATE if for_update else _BY_NO_WITH_LINES
+        return session.scalars(stmt, {"order_no": order_no}).unique().first()
+    stmt = _BY_NO_FOR_UPDATE if for_update else _BY_NO
+    return session.scalars(stmt, {"order_no": order_no}).first()
 
 
 def load_lines(session: Session, order: Order) -> None:
     """Load an order's lines with one plain query (cheaper than the selectin loader)."""
-    stmt = select(OrderLine).where(OrderLine.order_id == order.id).order_by(OrderLine.line_no)
-    set_committed_value(order, "lines", list(session.scalars(stmt).all()))
+    set_committed_value(order, "lines",
+                        list(session.scalars(_LINES, {"order_id": order.id}).all()))
 
 
 def ids_by_number(session: Session, numbers: Sequence[str]) -> dict[str, int]:
@@ -48,20 +61,25 @@ def by_external(session: Session, source: str, ref: str) -> Order | None:
 
 def by_external_refs(session: Session, pairs: Sequence[tuple[str, str]]) -> Order | None:
     """The first order holding any of these (source, external_ref) pairs."""
-    stmt = select(Order).where(tuple_(Order.external_source, Order.external_ref).in_(pairs))
-    return session.scalars(stmt.limit(1)).first()
+    if len(pairs) == 1:  # one order created: a statement built once
+        source, ref = pairs[0]
+        return session.scalars(_BY_EXTERNAL, {"source": source, "ref": ref}).first()
+    # By reference alone (ix_orders_external_ref), the source compared here: PostgreSQL
+    # plans "(source, ref) IN (500 pairs)" as a sequential scan.
+    wanted = set(pairs)
+    stmt = select(Order).where(Order.external_ref.in_(sorted({ref for _s, ref in pairs})))
+    for order in session.scalars(stmt):
+        if (order.external_source, order.external_ref) in wanted:
+            return order
+    return None
 
 
 def current_visit(session: Session, order_id: int) -> StageVisit | None:
-    stmt = (select(StageVisit).where(StageVisit.order_id == order_id,
-                                     StageVisit.exited_at.is_(None))
-            .order_by(StageVisit.id.desc()).limit(1))
-    return session.scalars(stmt).first()
+    return session.scalars(_CURRENT_VISIT, {"order_id": order_id}).first()
 
 
 def votes(session: Session, visit_id: int) -> Sequence[Approval]:
-    stmt = select(Approval).where(Approval.visit_id == visit_id).order_by(Approval.id)
-    return session.scalars(stmt).all()
+    return session.scalars(_VOTES, {"visit_id": visit_id}).all()
 
 
 def timeline(session: Session, order_id: int) -> Sequence[TimelineEntry]:

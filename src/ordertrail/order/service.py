@@ -8,11 +8,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import Integer, bindparam, insert, text, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.exc import StaleDataError
 
 from ordertrail.context import Ctx
+from ordertrail.db import insert_rows
 from ordertrail.errors import Conflict, Forbidden, Invalid, NotFound, TransitionNotAllowed
 from ordertrail.flow import planner
 from ordertrail.flow import service as flows
@@ -20,6 +23,7 @@ from ordertrail.flow.definition import FlowDef, StageKind
 from ordertrail.i18n import Msg
 from ordertrail.jobs.outbox import emit, emit_many
 from ordertrail.kit.clock import ensure_utc
+from ordertrail.kit.types import ExactDecimal
 from ordertrail.models import Approval, Order, OrderLine, StageVisit, TimelineEntry
 from ordertrail.order import repository as repo
 from ordertrail.order.numbering import next_numbers
@@ -96,21 +100,19 @@ def _total(order: Order) -> None:
 def _timeline(ctx: Ctx, order: Order, now: datetime, kind: str, role: str | None, *,
               from_stage: str | None = None, to_stage: str | None = None,
               note: str | None = None, data: dict[str, Any] | None = None) -> None:
+    _timeline_rows(ctx, order, now, [planner.Step(kind, role, from_stage, to_stage, note,
+                                                  data or {})])
+
+
+def _timeline_rows(ctx: Ctx, order: Order, now: datetime, steps: Sequence[planner.Step],
+                   ) -> None:
     # Append-only rows go in with a Core insert: no ORM bookkeeping for rows never updated.
-    ctx.session.execute(insert(TimelineEntry.__table__), {
-        "order_id": order.id, "at": now, "kind": kind, "actor_id": ctx.actor.user_id,
-        "actor": ctx.actor.name, "role": role, "from_stage": from_stage, "to_stage": to_stage,
-        "note": note, "source": ctx.actor.source, "data": data or {}})
-
-
-def _open_visit(ctx: Ctx, order: Order, flow: FlowDef, stage_id: str, now: datetime,
-                ) -> StageVisit:
-    stage = flow.stage(stage_id)
-    visit = StageVisit(order_id=order.id, stage=stage_id, entered_at=now,
-                       responsible_role=stage.responsible, sla_target=_sla_text(stage.sla),
-                       held_seconds=0)
-    ctx.session.add(visit)
-    return visit
+    actor = ctx.actor
+    ctx.session.connection().execute(_INSERT_TIMELINE, [{
+        "order_id": order.id, "at": now, "kind": s.kind, "actor_id": actor.user_id,
+        "actor": actor.name, "role": s.role, "from_stage": s.from_stage,
+        "to_stage": s.to_stage, "note": s.note, "source": actor.source, "data": s.data or {}}
+        for s in steps])
 
 
 def _require_role(ctx: Ctx, allowed: tuple[str, ...], what: Msg) -> str:
@@ -126,7 +128,20 @@ def _require_role(ctx: Ctx, allowed: tuple[str, ...], what: Msg) -> str:
 
 def create_order(ctx: Ctx, data: OrderCreate) -> Order:
     """Create an order at its flow's initial stage, with its first timeline row and event."""
-    return get_order(ctx, create_orders(ctx, [data])[0])
+    ((order_id, values),) = _write_orders(ctx, [data])
+    # The order is built from what was written (not read back); only its lines are read,
+    # for their ids.
+    for name, quantum in _DECIMAL_QUANTA.items():
+        values[name] = values[name].quantize(quantum)
+    order = Order(id=order_id, **values)
+    make_transient_to_detached(order)
+    ctx.session.add(order)
+    repo.load_lines(ctx.session, order)
+    return order
+
+
+_DECIMAL_QUANTA = {c.name: c.type._quantum for c in Order.__table__.c
+                   if isinstance(c.type, ExactDecimal)}
 
 
 def create_orders(ctx: Ctx, batch: Sequence[OrderCreate]) -> list[str]:
@@ -135,7 +150,18 @@ def create_orders(ctx: Ctx, batch: Sequence[OrderCreate]) -> list[str]:
     Flows are resolved once per flow id, numbers reserved with one upsert, and every table is
     written with one bulk insert, so a batch costs a handful of statements.
     """
+    return [values["order_no"] for _id, values in _write_orders(ctx, batch)]
+
+
+def _write_orders(ctx: Ctx, batch: Sequence[OrderCreate]) -> list[tuple[int, dict[str, Any]]]:
+    """Write the orders of create_orders; returns each order's id and ``orders`` row."""
     session, now, actor = ctx.session, ctx.clock.now(), ctx.actor
+    if len(batch) > 1 and session.get_bind().dialect.name == "postgresql":
+        # The batch lookups below (external references, ids by number) are prepared
+        # statements after a few batches; a generic plan made while the table was small (a
+        # seq scan) would stay until the next ANALYZE, and an import that fills a new table
+        # slowed down with every batch. Plan them for their real arguments.
+        session.execute(_CUSTOM_PLANS)
     resolved: dict[str, tuple[int, int, FlowDef, str]] = {}
     for data in batch:
         if data.flow not in resolved:
@@ -168,17 +194,21 @@ def create_orders(ctx: Ctx, batch: Sequence[OrderCreate]) -> list[str]:
             "updated_at": now, "created_by": actor.user_id, "row_version": 1,
         })
     try:
-        # Plain executemany, then the ids by order number: INSERT … RETURNING in parameter
-        # order makes SQLite fall back to one statement per row.
-        session.execute(insert(Order.__table__), orders)
+        if len(orders) == 1:
+            ids = [session.connection().execute(_INSERT_ORDER, orders[0]).scalar_one()]
+        else:
+            # Plain executemany (COPY on PostgreSQL), then the ids by order number: INSERT …
+            # RETURNING in parameter order makes SQLite fall back to one statement per row.
+            insert_rows(session.connection(), _ORDERS, orders)
     except IntegrityError as exc:
         raise Conflict("an order with one of these external references was created at the "
                        "same moment", code="duplicate_external_ref") from exc
-    id_of = repo.ids_by_number(session, numbers)
-    ids = [id_of[n] for n in numbers]
-    session.execute(insert(OrderLine.__table__),
-                    [{**ln, "order_id": oid} for oid, rows in zip(ids, lines, strict=True)
-                     for ln in rows])
+    if len(orders) > 1:
+        id_of = repo.ids_by_number(session, numbers)
+        ids = [id_of[n] for n in numbers]
+    insert_rows(session.connection(), OrderLine.__table__,
+                [{**ln, "order_id": oid} for oid, rows in zip(ids, lines, strict=True)
+                 for ln in rows])
     visits, rows, events = [], [], []
     for data, oid, values in zip(batch, ids, orders, strict=True):
         _version_id, version, flow, role = resolved[data.flow]
@@ -195,10 +225,10 @@ def create_orders(ctx: Ctx, batch: Sequence[OrderCreate]) -> list[str]:
             "order_no": values["order_no"], "flow": flow.id, "stage": stage.id,
             "total": str(values["total"]), "currency": values["currency"],
             "actor": actor.name, "at": now.isoformat()}))
-    session.execute(insert(StageVisit.__table__), visits)
-    session.execute(insert(TimelineEntry.__table__), rows)
+    insert_rows(session.connection(), _VISITS, visits)
+    insert_rows(session.connection(), TimelineEntry.__table__, rows)
     emit_many(session, events, now)
-    return numbers
+    return list(zip(ids, orders, strict=True))
 
 
 def _source(data: OrderCreate) -> str | None:
@@ -258,18 +288,22 @@ def state_of(ctx: Ctx, order: Order, flow: FlowDef,
 
 
 def act(ctx: Ctx, order_no: str, request: planner.Request) -> Order:
-    """Carry out a transition, approval, hold, resume, cancel or trigger, or refuse it."""
+    """Carry out a transition, approval, hold, resume, cancel or trigger, or refuse it.
+
+    Works in the caller's session and transaction (the API's writer, the CLI, services that
+    move an order as part of their own change); the returned order is up to date.
+    """
     order = get_order(ctx, order_no, with_lines=True, for_update=True)
     _version, flow = flow_of(ctx, order)
-    visit = repo.current_visit(ctx.session, order.id)
+    # The open visit is read only where the planner needs it (approval votes); closing it
+    # needs no read (see _enter_stages).
+    visit = (repo.current_visit(ctx.session, order.id)
+             if flow.stage(order.stage).kind == StageKind.APPROVAL else None)
     outcome = planner.plan(flow, state_of(ctx, order, flow, visit), ctx.actor, request)
     if isinstance(outcome, planner.Refusal):
         raise TransitionNotAllowed(outcome.message, status=outcome.status, code=outcome.code,
                                    current_stage=outcome.current_stage or order.stage)
     apply_plan(ctx, order, flow, visit, outcome, request)
-    # Sessions do not autoflush: flush so that reads in this transaction (the response's
-    # approval status, the current visit) see the vote and the visits just written.
-    ctx.session.flush()
     return order
 
 
@@ -278,40 +312,110 @@ def apply_plan(ctx: Ctx, order: Order, flow: FlowDef, visit: StageVisit | None,
     """Write a plan: timeline rows, vote, visits, stage and status, outbox events.
 
     ``act`` is the usual caller; bulk writers (the demo, imports) that keep orders and their
-    open visits loaded call it directly. It does not flush.
+    open visits loaded call it directly. Every row is written with a Core statement (nothing
+    is left for a flush); ``order`` and ``visit``, when given, are updated to match. The
+    order's row is updated only if its ``row_version`` is still the loaded one, else
+    ``StaleDataError`` (as an ORM flush would raise).
     """
     session, now = ctx.session, ctx.clock.now()
-    for step in plan.steps:
-        _timeline(ctx, order, now, step.kind, step.role, from_stage=step.from_stage,
-                  to_stage=step.to_stage, note=step.note, data=step.data)
+    _timeline_rows(ctx, order, now, plan.steps)
     if plan.vote is not None and visit is not None:
         comment = request.comment if isinstance(request, planner.Decide) else None
-        session.add(Approval(order_id=order.id, visit_id=visit.id, level=plan.vote.level,
-                             user_id=plan.vote.user_id, user_name=ctx.actor.name,
-                             role=plan.vote_role or "",
-                             decision=plan.vote.decision, comment=comment, at=now))
+        session.connection().execute(_INSERT_APPROVAL, {
+            "order_id": order.id, "visit_id": visit.id, "level": plan.vote.level,
+            "user_id": plan.vote.user_id, "user_name": ctx.actor.name,
+            "role": plan.vote_role or "", "decision": plan.vote.decision, "comment": comment,
+            "at": now})
+    held_at, held = order.held_at, 0
     if order.held_at is not None and plan.status != "on_hold":
-        if visit is not None:
-            visit.held_seconds += int((now - order.held_at).total_seconds())
-        order.held_at = None
+        held = int((now - order.held_at).total_seconds())
+        held_at = None
     elif plan.status == "on_hold" and order.status != "on_hold":
-        order.held_at = now
+        held_at = now
     reason = {planner.Cancel: "cancelled", planner.Decide: "approval"}.get(type(request),
                                                                           "advanced")
-    for stage_id in plan.entered:
-        if visit is not None:
-            visit.exited_at = now
-            visit.exit_reason = reason
-        visit = _open_visit(ctx, order, flow, stage_id, now)
-        reason = "passed_through"
-    if plan.entered:
-        order.stage_entered_at = now
-    order.stage = plan.stage
-    order.status = plan.status
-    order.updated_at = now
-    for event in plan.events:
-        emit(session, event.name, "order", order.order_no, {**event.payload, "at": now.isoformat()},
-             now)
+    _enter_stages(ctx, order, flow, visit, plan.entered, now, reason, held)
+    _update_order(ctx, order, plan.stage, plan.status, held_at,
+                  now if plan.entered else order.stage_entered_at, now)
+    emit_many(session, [(event.name, "order", order.order_no,
+                         {**event.payload, "at": now.isoformat()}) for event in plan.events],
+              now)
+
+
+_ORDERS = Order.__table__
+_VISITS = StageVisit.__table__
+# Statements of the transition path, built once (building one costs more than running it).
+_INSERT_TIMELINE = insert(TimelineEntry.__table__)
+_INSERT_ORDER = insert(_ORDERS).returning(_ORDERS.c.id)
+_CUSTOM_PLANS = text("SET LOCAL plan_cache_mode = force_custom_plan")
+_INSERT_APPROVAL = insert(Approval.__table__)
+_INSERT_VISIT = insert(_VISITS)
+_UPDATE_ORDER = (
+    update(_ORDERS)
+    .where(_ORDERS.c.id == bindparam("o_id"), _ORDERS.c.row_version == bindparam("o_version"))
+    .values(stage=bindparam("o_stage"), status=bindparam("o_status"),
+            held_at=bindparam("o_held_at"), stage_entered_at=bindparam("o_entered_at"),
+            updated_at=bindparam("o_updated_at"), row_version=bindparam("o_new_version")))
+_CLOSE_VISIT = (
+    update(_VISITS)
+    .where(_VISITS.c.order_id == bindparam("v_order_id"), _VISITS.c.exited_at.is_(None))
+    .values(exited_at=bindparam("v_exited_at"), exit_reason=bindparam("v_reason"),
+            held_seconds=_VISITS.c.held_seconds + bindparam("v_held", type_=Integer)))
+_ADD_HELD = (
+    update(_VISITS)
+    .where(_VISITS.c.order_id == bindparam("v_order_id"), _VISITS.c.exited_at.is_(None))
+    .values(held_seconds=_VISITS.c.held_seconds + bindparam("v_held", type_=Integer)))
+
+
+def _update_order(ctx: Ctx, order: Order, stage: str, status: str, held_at: datetime | None,
+                  stage_entered_at: datetime, now: datetime) -> None:
+    """UPDATE the order's row with a version check; the loaded object is kept in step."""
+    version = order.row_version
+    result = ctx.session.connection().execute(_UPDATE_ORDER, {
+        "o_id": order.id, "o_version": version, "o_stage": stage, "o_status": status,
+        "o_held_at": held_at, "o_entered_at": stage_entered_at, "o_updated_at": now,
+        "o_new_version": version + 1})
+    if result.rowcount != 1:
+        raise StaleDataError(f"order {order.order_no} was changed by another transaction")
+    for name, value in (("stage", stage), ("status", status), ("held_at", held_at),
+                        ("stage_entered_at", stage_entered_at), ("updated_at", now),
+                        ("row_version", version + 1)):
+        set_committed_value(order, name, value)
+
+
+def _enter_stages(ctx: Ctx, order: Order, flow: FlowDef, visit: StageVisit | None,
+                  stage_ids: Sequence[str], now: datetime, reason: str, held: int = 0) -> None:
+    """Close the open visit (adding ``held`` seconds) and open one per entered stage.
+
+    The open visit is addressed by order (at most one per order, a unique partial index), so
+    it need not be read first; ``visit``, if the caller holds it, is kept in step. Stages
+    passed through get visits that are closed at once.
+    """
+    conn = ctx.session.connection()
+    if stage_ids:
+        conn.execute(_CLOSE_VISIT, {"v_order_id": order.id, "v_exited_at": now,
+                                    "v_reason": reason, "v_held": held})
+    elif held:
+        conn.execute(_ADD_HELD, {"v_order_id": order.id, "v_held": held})
+    else:
+        return
+    if visit is not None:
+        set_committed_value(visit, "held_seconds", visit.held_seconds + held)
+        if stage_ids:
+            set_committed_value(visit, "exited_at", now)
+            set_committed_value(visit, "exit_reason", reason)
+    if not stage_ids:
+        return
+    rows = []
+    for n, stage_id in enumerate(stage_ids, start=1):
+        stage = flow.stage(stage_id)
+        last = n == len(stage_ids)
+        rows.append({"order_id": order.id, "stage": stage_id, "entered_at": now,
+                     "exited_at": None if last else now,
+                     "exit_reason": None if last else "passed_through",
+                     "responsible_role": stage.responsible, "responsible_user_id": None,
+                     "sla_target": _sla_text(stage.sla), "held_seconds": 0})
+    conn.execute(_INSERT_VISIT, rows)
 
 
 def update_order(ctx: Ctx, order_no: str, data: OrderUpdate) -> Order:
@@ -390,9 +494,7 @@ def _restart_approval(ctx: Ctx, order: Order, flow: FlowDef, now: datetime) -> N
     visit = repo.current_visit(ctx.session, order.id)
     if visit is None or not repo.votes(ctx.session, visit.id):
         return
-    visit.exited_at = now
-    visit.exit_reason = "approval_restarted"
-    _open_visit(ctx, order, flow, stage.id, now)
+    _enter_stages(ctx, order, flow, visit, [stage.id], now, "approval_restarted")
     order.stage_entered_at = now
     _timeline(ctx, order, now, "approval_restarted", "system", from_stage=stage.id,
               to_stage=stage.id, note="the order changed during approval; approvals start again")
