@@ -13,33 +13,43 @@ import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import insert
 
 from ordertrail import metrics
 from ordertrail.carrier import registry
-from ordertrail.carrier.base import TrackingUpdate
+from ordertrail.carrier.base import CarrierEvent, TrackingUpdate
 from ordertrail.carrier.status import Status
 from ordertrail.context import SYSTEM_ACTOR, Ctx
 from ordertrail.errors import TransitionNotAllowed
 from ordertrail.flow import planner
-from ordertrail.jobs.outbox import emit_many
 from ordertrail.kit.clock import ensure_utc
-from ordertrail.models import TimelineEntry, TrackingEvent, UnmatchedUpdate
+from ordertrail.models import TimelineEntry, UnmatchedUpdate
 from ordertrail.shipment import codec, schedule
 from ordertrail.shipment import repository as repo
-from ordertrail.shipment.progress import INITIAL, Point, Progress, fingerprint, fold, newer_than
+from ordertrail.shipment.progress import (
+    INITIAL,
+    Point,
+    Progress,
+    advance,
+    fingerprint,
+    fold,
+    newer_than,
+)
 
 _SPACES = re.compile(r"[\s\-]+")
-_NOTABLE = {Status.EXCEPTION: ("parcel_exception", "shipment.exception"),
-            Status.ATTEMPT_FAIL: ("delivery_failed", "shipment.attempt_failed")}
+# Keyed by the plain status string (an enum lookup per change costs more than the rest).
+_NOTABLE: dict[str, tuple[str, str]] = {
+    Status.EXCEPTION.value: ("parcel_exception", "shipment.exception"),
+    Status.ATTEMPT_FAIL.value: ("delivery_failed", "shipment.attempt_failed")}
 
 
 def normalise_number(number: str) -> str:
     """Tracking numbers compare without spaces or dashes, upper-case."""
-    return _SPACES.sub("", number).upper()
+    upper = number.upper()
+    return upper if upper.isalnum() else _SPACES.sub("", upper)
 
 
 @dataclass
@@ -53,13 +63,19 @@ class IngestReport:
     changed: list[int] = field(default_factory=list)  # shipments whose status changed
 
 
-@dataclass
 class _Touched:
-    row: Any
-    points: list[Point] = field(default_factory=list)
-    details: dict[str, tuple[str, str | None, str | None]] = field(default_factory=dict)
-    eta: datetime | None = None
-    stop_reason: str | None = None
+    """One shipment of the batch: its state row and what the batch brings."""
+
+    __slots__ = ("details", "eta", "older", "points", "row", "stop_reason")
+
+    def __init__(self, row: repo.State) -> None:
+        self.row = row
+        self.points: list[Point] = []
+        # fingerprint -> the event it came from (description, location, code)
+        self.details: dict[str, CarrierEvent] = {}
+        self.eta: datetime | None = None
+        self.stop_reason: str | None = None
+        self.older = False  # an event no newer than the newest stored one
 
 
 def _pick(candidates: list[Any], update: TrackingUpdate, provider: str) -> Any | None:
@@ -83,70 +99,72 @@ def ingest(ctx: Ctx, provider: str, updates: Sequence[TrackingUpdate],
     if not updates:
         return report
     session, now = ctx.session, ctx.clock.now()
-    numbers = {normalise_number(u.tracking_number) for u in updates}
-    by_number: dict[str, list[Any]] = defaultdict(list)
-    for row in repo.states_by_numbers(session, numbers):
+    numbers = [normalise_number(u.tracking_number) for u in updates]
+    by_number: dict[str, list[repo.State]] = defaultdict(list)
+    for row in repo.states_by_numbers(session, set(numbers)):
         by_number[row.tracking_number].append(row)
 
     touched: dict[int, _Touched] = {}
     unmatched: list[dict[str, Any]] = []
-    seen: set[tuple[int, str]] = set()
-    for update in updates:
-        report.received += len(update.events)
+    rows: list[tuple[Any, ...]] = []  # the events to insert
+    maybe_old: list[tuple[int, str]] = []  # only these can be stored already
+    received = duplicates = 0
+    for update, number in zip(updates, numbers, strict=True):
+        events = update.events
+        received += len(events)
         if update.unmapped:
             metrics.UNMAPPED_CODES.labels(provider).inc(len(update.unmapped))
-        number = normalise_number(update.tracking_number)
-        row = _pick(by_number.get(number, []), update, provider)
+        candidates = by_number.get(number)
+        row = _pick(candidates, update, provider) if candidates else None
         if row is None:
             unmatched.append({"provider": provider, "tracking_number": number,
                               "courier": update.courier, "source": source,
                               "payload": codec.dump(update), "received_at": now,
                               "attached_at": None, "shipment_id": None})
             continue
-        t = touched.get(row.id)
+        sid, last = row.id, row.last_event_at
+        t = touched.get(sid)
         if t is None:
-            t = touched[row.id] = _Touched(row)
+            t = touched[sid] = _Touched(row)
         if update.estimated_delivery is not None:
             t.eta = ensure_utc(update.estimated_delivery)
         if update.stopped:
             t.stop_reason = (update.stop_reason or "the provider stopped tracking")[:200]
-        for e in update.events:
-            at = ensure_utc(e.occurred_at)
+        points, details = t.points, t.details
+        for e in events:
+            at = e.occurred_at
+            if at.tzinfo is not UTC:
+                at = ensure_utc(at)
             fp = fingerprint(at, e.code, e.description, e.location, e.substatus)
-            if (row.id, fp) in seen:
-                report.duplicates += 1
+            if fp in details:  # twice in this batch
+                duplicates += 1
                 continue
-            seen.add((row.id, fp))
-            t.points.append(Point(at, e.status, e.substatus, fp))
-            t.details[fp] = (e.description, e.location, e.code)
+            details[fp] = e
+            points.append(Point(at, e.status, e.substatus, fp))
+            rows.append((sid, fp, at, e.status, e.substatus, e.description, e.code, e.location))
+            if last is not None and at <= last:
+                t.older = True
+                maybe_old.append((sid, fp))
+    report.received = received
 
     if unmatched:
         session.execute(insert(UnmatchedUpdate.__table__), unmatched)
         report.unmatched = len(unmatched)
 
-    # Only an event no newer than the newest stored one can already be stored.
-    maybe_old = {(sid, p.fingerprint) for sid, t in touched.items()
-                 if t.row.last_event_at is not None
-                 for p in t.points if p.occurred_at <= t.row.last_event_at}
-    stored = repo.existing_fingerprints(session, maybe_old)
-    rows: list[dict[str, Any]] = []
-    for sid, t in touched.items():
-        if stored:
+    stored = repo.existing_fingerprints(session, maybe_old) if maybe_old else set()
+    if stored:
+        rows = [r for r in rows if (r[0], r[1]) not in stored]
+        for sid in {sid for sid, _ in stored}:
+            t = touched[sid]
             fresh = [p for p in t.points if (sid, p.fingerprint) not in stored]
-            report.duplicates += len(t.points) - len(fresh)
+            duplicates += len(t.points) - len(fresh)
             t.points = fresh
-        for p in t.points:
-            desc, loc, code = t.details[p.fingerprint]
-            rows.append({"shipment_id": sid, "fingerprint": p.fingerprint,
-                         "occurred_at": p.occurred_at, "status": p.status,
-                         "substatus": p.substatus, "description": desc, "code": code,
-                         "location": loc, "source": source, "received_at": now})
-    if rows:
-        session.execute(insert(TrackingEvent.__table__), rows)
+    repo.insert_events(session, rows, source, now)
     report.stored = len(rows)
+    report.duplicates = duplicates
     metrics.EVENTS.labels(source).inc(report.stored)
-    if report.duplicates:
-        metrics.DUPLICATES.labels(source).inc(report.duplicates)
+    if duplicates:
+        metrics.DUPLICATES.labels(source).inc(duplicates)
     _fold_and_save(ctx, provider, touched, now, report)
     return report
 
@@ -154,53 +172,60 @@ def ingest(ctx: Ctx, provider: str, updates: Sequence[TrackingUpdate],
 def _fold_and_save(ctx: Ctx, provider: str, touched: dict[int, _Touched], now: datetime,
                    report: IngestReport) -> None:
     session = ctx.session
-    refold = [sid for sid, t in touched.items() if t.points and not newer_than(
+    # An event no newer than the newest one folded in means folding the whole set again.
+    refold = [sid for sid, t in touched.items() if t.older and t.points and not newer_than(
         Progress(last_event_at=t.row.last_event_at), t.points)]
-    history: dict[int, list[Any]] = defaultdict(list)
+    history: dict[int, list[repo.StoredPoint]] = defaultdict(list)
     for r in repo.points_of(session, refold) if refold else ():
         history[r.shipment_id].append(r)
 
     plugin = registry.get(provider)
     can_poll = bool(plugin and plugin.can_poll)
     pushes = bool(plugin and plugin.can_push)
-    saves: list[dict[str, Any]] = []
+    next_check = schedule.next_check
+    delivered = Status.DELIVERED.value
+    saves: list[tuple[Any, ...]] = []
     changes: list[tuple[Any, Progress, str | None, str | None]] = []
     for sid, t in touched.items():
         row = t.row
         before = Progress(row.status, row.substatus, row.progress_rank, row.last_event_at)
-        delivered_at = row.delivered_at
+        last: repo.StoredPoint | CarrierEvent | None
         if sid in history:
             points = [Point(r.occurred_at, r.status, r.substatus, r.fingerprint)
                       for r in history[sid]]
-            details = {r.fingerprint: (r.description, r.location) for r in history[sid]}
             after = fold(points, INITIAL)
-        else:
+            last = next((r for r in history[sid] if r.fingerprint == after.last_fingerprint),
+                        None)
+        elif t.points:  # all newer than the stored ones (and unique): fold them on top
             points = t.points
-            details = {fp: (d[0], d[1]) for fp, d in t.details.items()}
-            after = fold(points, before) if points else before
-        last_desc, last_loc = details.get(after.last_fingerprint or "",
-                                          (row.last_event, row.last_location))
-        if after.status == Status.DELIVERED and before.status != Status.DELIVERED:
-            delivered_at = max(p.occurred_at for p in points if p.status == Status.DELIVERED)
-        elif after.status != Status.DELIVERED:
-            delivered_at = None
+            after = advance(before, points)
+            last = t.details[after.last_fingerprint] if after.last_fingerprint else None
+        else:
+            points, after, last = t.points, before, None
+        if last is not None:
+            last_desc, last_loc = last.description, last.location
+        else:
+            last_desc, last_loc = row.last_event, row.last_location
+        # delivered_at: kept while delivered, set on arrival, cleared otherwise.
+        keep_delivered, delivered_at = False, None
+        if after.status == delivered:
+            if before.status == delivered:
+                keep_delivered = True
+            else:
+                delivered_at = max(p.occurred_at for p in points if p.status == delivered)
         stopped = t.stop_reason
-        saves.append({
-            "_id": sid, "_status": after.status, "_substatus": after.substatus,
-            "_rank": after.rank, "_last_event_at": after.last_event_at,
-            "_last_event": last_desc, "_last_location": last_loc,
-            "_delivered_at": delivered_at, "_event_count": row.event_count + len(t.points),
-            "_carrier_eta": t.eta or row.carrier_eta,
-            "_next_check_at": schedule.next_check(
-                key=row.tracking_number, status=after.status, substatus=after.substatus,
-                last_event_at=after.last_event_at, now=now, can_poll=can_poll, pushes=pushes,
-                registered=row.registered_at is not None or not (can_poll or pushes),
-                stopped=stopped is not None),
-            "_stopped_reason": stopped, "_updated_at": now})
-        if (after.status, after.substatus) != (before.status, before.substatus):
+        saves.append((
+            sid, after.status, after.substatus, after.rank, after.last_event_at, last_desc,
+            last_loc, keep_delivered, delivered_at, len(t.points), t.eta,
+            next_check(key=row.tracking_number, status=after.status, substatus=after.substatus,
+                       last_event_at=after.last_event_at, now=now, can_poll=can_poll,
+                       pushes=pushes, registered=row.registered or not (can_poll or pushes),
+                       stopped=stopped is not None),
+            stopped))
+        if after.status != before.status or after.substatus != before.substatus:
             changes.append((row, after, last_desc, last_loc))
             report.changed.append(sid)
-    repo.save_states(session, saves)
+    repo.save_states(session, saves, now)
     if changes:
         _tell_orders(ctx, changes, now)
 
@@ -214,17 +239,20 @@ def _tell_orders(ctx: Ctx, changes: list[tuple[Any, Progress, str | None, str | 
     events: list[tuple[str, str, str, dict[str, Any]]] = []
     timeline: list[dict[str, Any]] = []
     delivered_orders: set[int] = set()
+    at_iso = now.isoformat()
+    delivered = Status.DELIVERED.value
     for row, after, desc, loc in changes:
+        aggregate_id = str(row.id)
         payload = {"shipment_id": row.id, "tracking_number": row.tracking_number,
                    "carrier": row.carrier, "order_no": order_nos.get(row.order_id),
                    "from": row.status, "to": after.status, "substatus": after.substatus,
                    "description": desc, "location": loc,
                    "occurred_at": after.last_event_at.isoformat() if after.last_event_at
-                   else None, "at": now.isoformat()}
-        events.append(("shipment.status_changed", "shipment", str(row.id), payload))
-        notable = _NOTABLE.get(Status(after.status))
+                   else None, "at": at_iso}
+        events.append(("shipment.status_changed", "shipment", aggregate_id, payload))
+        notable = _NOTABLE.get(after.status)
         if notable is not None:
-            events.append((notable[1], "shipment", str(row.id), payload))
+            events.append((notable[1], "shipment", aggregate_id, payload))
             if row.order_id is not None:
                 timeline.append({
                     "order_id": row.order_id, "at": after.last_event_at or now,
@@ -233,13 +261,13 @@ def _tell_orders(ctx: Ctx, changes: list[tuple[Any, Progress, str | None, str | 
                     "note": desc, "source": "carrier",
                     "data": {"shipment_id": row.id, "tracking_number": row.tracking_number,
                              "substatus": after.substatus, "location": loc}})
-        if after.status == Status.DELIVERED:
-            events.append(("shipment.delivered", "shipment", str(row.id), payload))
+        if after.status == delivered:
+            events.append(("shipment.delivered", "shipment", aggregate_id, payload))
             if row.order_id is not None:
                 delivered_orders.add(row.order_id)
     if timeline:
         session.execute(insert(TimelineEntry.__table__), timeline)
-    emit_many(session, events, now)
+    repo.emit_outbox(session, events, now)
     for order_id in sorted(delivered_orders):
         if all_delivered(ctx, order_id):
             fire(ctx, order_nos[order_id], "shipment.all_delivered")

@@ -16,14 +16,16 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import NamedTuple
 
 from ordertrail.carrier.status import EXPLICIT, RANK, STICKY, Status
 
+# Named tuples rather than frozen dataclasses: ingestion makes one Point per event and one
+# Progress per fold step, and a tuple is built several times faster.
 
-@dataclass(frozen=True, slots=True)
-class Progress:
+
+class Progress(NamedTuple):
     """The fold's state: what the shipment row keeps."""
 
     status: str = Status.PENDING.value
@@ -33,8 +35,7 @@ class Progress:
     last_fingerprint: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Point:
+class Point(NamedTuple):
     """The part of a stored event the fold reads."""
 
     occurred_at: datetime
@@ -44,13 +45,19 @@ class Point:
 
 
 INITIAL = Progress()
+_UTC_SECONDS = "%04d-%02d-%02dT%02d:%02d:%02d+00:00"  # percent formatting: the fastest
 
 
 def fingerprint(occurred_at: datetime, code: str | None, description: str,
                 location: str | None, substatus: str = "") -> str:
     """Identity of an event: the same checkpoint sent twice has the same fingerprint."""
-    key = "\x1f".join((occurred_at.isoformat(timespec="seconds"), code or "",
-                       " ".join(description.split()), location or "", substatus))
+    at = occurred_at
+    if at.tzinfo is UTC:  # what isoformat(timespec="seconds") writes, about twice as fast
+        stamp = _UTC_SECONDS % (at.year, at.month, at.day, at.hour, at.minute, at.second)
+    else:
+        stamp = at.isoformat(timespec="seconds")
+    key = "\x1f".join((stamp, code or "", " ".join(description.split()), location or "",
+                       substatus))
     return hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
 
 
@@ -59,36 +66,45 @@ def sort_key(point: Point) -> tuple[datetime, int, str]:
     return point.occurred_at, RANK[point.status], point.fingerprint
 
 
+_DELIVERED = Status.DELIVERED.value
+_ATTEMPT_FAIL = Status.ATTEMPT_FAIL.value
+_TERMINAL = (Status.DELIVERED.value, Status.EXPIRED.value)
+
+
+def _run(state: Progress, points: Iterable[Point]) -> Progress:
+    """Apply events in the fold's order (the rules of ``step``, without a Progress per event)."""
+    status, substatus, rank, last_at, last_fp = state
+    for at, p_status, p_substatus, fp in points:
+        if p_status in EXPLICIT:
+            # News, except a failed attempt stamped after the parcel was delivered.
+            if not (p_status == _ATTEMPT_FAIL and status == _DELIVERED):
+                status, substatus = p_status, p_substatus
+        elif substatus not in STICKY:
+            p_rank = RANK[p_status]
+            if p_rank >= rank and not (status in _TERMINAL and p_status != _DELIVERED):
+                status, substatus, rank = p_status, p_substatus, p_rank
+        last_at, last_fp = at, fp
+    return Progress(status, substatus, rank, last_at, last_fp)
+
+
 def step(state: Progress, point: Point) -> Progress:
     """Apply one event that is not older than anything folded into ``state``."""
-    status = point.status
-    applies: bool
-    if status in EXPLICIT:
-        # News, except a failed attempt stamped after the parcel was delivered.
-        applies = not (status == Status.ATTEMPT_FAIL and state.status == Status.DELIVERED)
-    elif state.substatus in STICKY:
-        applies = False
-    else:
-        applies = RANK[status] >= state.rank and not (
-            state.status in (Status.DELIVERED, Status.EXPIRED) and status != Status.DELIVERED)
-    if not applies:
-        return Progress(state.status, state.substatus, state.rank, point.occurred_at,
-                        point.fingerprint)
-    rank = state.rank if status in EXPLICIT else max(state.rank, RANK[status])
-    return Progress(status, point.substatus, rank, point.occurred_at, point.fingerprint)
+    return _run(state, (point,))
 
 
 def fold(points: Iterable[Point], state: Progress = INITIAL) -> Progress:
     """Fold events (any order, duplicates allowed) into ``state``."""
-    seen: set[str] = set()
-    unique = []
+    first: dict[str, Point] = {}
     for p in points:
-        if p.fingerprint not in seen:
-            seen.add(p.fingerprint)
-            unique.append(p)
-    for point in sorted(unique, key=sort_key):
-        state = step(state, point)
-    return state
+        first.setdefault(p.fingerprint, p)
+    return advance(state, list(first.values()))
+
+
+def advance(state: Progress, points: list[Point]) -> Progress:
+    """Fold events without duplicates into ``state`` (sorts ``points`` in place)."""
+    if len(points) > 1:
+        points.sort(key=sort_key)
+    return _run(state, points)
 
 
 def newer_than(state: Progress, points: Iterable[Point]) -> bool:
