@@ -50,5 +50,6 @@ def test_quick_bench_prints_every_figure(tmp_path):
             assert detail["non_2xx"] == 0, detail
             assert detail["plans"] and all(p["plan"] for v in detail["plans"].values()
                                            for p in v), detail["plans"]
+    assert ("none", "carrier_detect_rate") in by_name
     # A quick run keeps no data behind in the working directory.
     assert not (tmp_path / "bench").exists()

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from ordertrail.benchmarks import create, reads, transitions
+from ordertrail.benchmarks import create, detect, hooks, ingest, reads, transitions
 from ordertrail.benchmarks.common import Figure, host_info, log, prepare, scratch_database
 from ordertrail.benchmarks.dataset import dataset
 from ordertrail.config import Settings
 
-FIGURES = ("create", "http", "read")
+FIGURES = ("create", "http", "read", "shipments", "detect")
 DEFAULT_CACHE = Path("bench/.data")
 
 
@@ -30,6 +30,8 @@ class Sizes:
     http: transitions.HttpSizes
     read: reads.ReadSizes
     stored: int
+    ingest: ingest.IngestSizes
+    hooks: hooks.HookSizes
 
     @classmethod
     def quick(cls) -> Sizes:
@@ -38,7 +40,8 @@ class Sizes:
                    http=transitions.HttpSizes(concurrency=8, orders_per_worker=4, warmup=0.3,
                                               duration=1.0, rounds=1),
                    read=reads.ReadSizes(warmup=0.2, duration=0.8, rounds=1, in_process=50),
-                   stored=2000)
+                   stored=2000, ingest=ingest.IngestSizes.quick(),
+                   hooks=hooks.HookSizes.quick())
 
     @classmethod
     def full(cls, stored: int) -> Sizes:
@@ -47,13 +50,15 @@ class Sizes:
                    http=transitions.HttpSizes(concurrency=16, orders_per_worker=25, warmup=2.0,
                                               duration=10.0, rounds=2),
                    read=reads.ReadSizes(warmup=2.0, duration=8.0, rounds=2, in_process=1000),
-                   stored=stored)
+                   stored=stored, ingest=ingest.IngestSizes.full(),
+                   hooks=hooks.HookSizes.full())
 
 
 def expected_names(batch: int = 500) -> list[str]:
     """The figure names one database produces (in output order)."""
     return ["create_order_per_commit", f"create_order_batch_{batch}", "transition_http_rate",
-            "get_order_p99_server_ms", "list_orders_by_stage_p99_server_ms"]
+            "get_order_p99_server_ms", "list_orders_by_stage_p99_server_ms",
+            "ingest_events_batch", "webhook_push_http_rate"]
 
 
 def _run_database(kind: str, settings: Settings, sizes: Sizes, workdir: Path,
@@ -72,6 +77,19 @@ def _run_database(kind: str, settings: Settings, sizes: Sizes, workdir: Path,
             engine = prepare(url)
             try:
                 emit(transitions.measure(engine, url, kind, settings, sizes.http, workdir))
+            finally:
+                engine.dispose()
+    if "shipments" in figures:
+        with scratch_database(kind, workdir, pg_url, "ingest") as url:
+            engine = prepare(url)
+            try:
+                emit(ingest.measure(engine, url, kind, settings, sizes.ingest))
+            finally:
+                engine.dispose()
+        with scratch_database(kind, workdir, pg_url, "hooks") as url:
+            engine = prepare(url)
+            try:
+                emit(hooks.measure(engine, url, kind, sizes.hooks, workdir))
             finally:
                 engine.dispose()
     if "read" in figures:
@@ -116,4 +134,6 @@ def run_all(settings: Settings, *, orders: int = 1_000_000, quick: bool = False,
                 "for the read figures")
             _run_database(kind, settings, sizes, Path(tmp), postgres_url, cache_dir, figures,
                           emit)
+    if "detect" in figures:  # no database: once per run
+        emit(detect.run_detect(count=5_000 if quick else 50_000, rounds=2 if quick else 5))
     return lines
