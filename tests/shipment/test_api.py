@@ -178,3 +178,24 @@ def test_shipping_a_cancelled_order_is_refused(client, people, db):
     assert r.status_code == 409 and r.json()["code"] == "order_cancelled"
     assert db.scalar(select(Shipment.id).where(Shipment.tracking_number == "SF1000000000041")
                      ) is None
+
+
+def test_the_provider_follows_configuration(client, people, db, clock):
+    from ordertrail.carrier import registry
+    from ordertrail.shipment.accounts import forget, set_account
+
+    no = packed(client, people)
+    assert ship(client, people, no, carrier="sf", tracking_number="SF1000000000051",
+                lines=[{"line_no": 1, "qty": 1}]).json()["provider"] == "manual"
+    set_account(db, registry.get("kuaidi100"), {"key": "k", "customer": "C", "salt": "s"},
+                clock.now())
+    db.commit()
+    try:
+        chosen = ship(client, people, no, carrier="sf", tracking_number="SF1000000000052")
+        assert chosen.json()["provider"] == "kuaidi100"
+        assert chosen.json()["next_check_at"] is not None   # the poller subscribes it
+    finally:
+        forget()
+    bad = ship(client, people, packed(client, people), carrier="sf",
+               tracking_number="SF1000000000053", provider="fedex-api")
+    assert bad.status_code == 422 and bad.json()["code"] == "unknown_provider"

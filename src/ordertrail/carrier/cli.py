@@ -173,3 +173,37 @@ def list_carriers(
     typer.echo("\n".join(out))
 
 app.command("simulate")(simulate)
+
+
+@app.command("account")
+def account(
+    provider: str,
+    values: Annotated[list[str] | None, typer.Argument(
+        help="NAME=VALUE credentials to store, e.g. key=... customer=... salt=...")] = None,
+) -> None:
+    """Store a provider's credentials in the database (they override settings), or show
+    which are set."""
+    from ordertrail import cli as base
+    from ordertrail.carrier import registry
+    from ordertrail.kit.clock import SystemClock
+    from ordertrail.shipment.accounts import creds_for, set_account
+
+    plugin = registry.get(provider)
+    if plugin is None:
+        known = ", ".join(sorted(registry.providers()))
+        _fail(f"no tracking provider {provider!r}; known: {known}")
+    pairs: dict[str, str] = {}
+    for item in values or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name or not value:
+            _fail(f"{item!r}: write NAME=VALUE, e.g. key=abc")
+        pairs[name] = value
+
+    def run(session: Any, settings: Any) -> None:
+        if pairs:
+            set_account(session, plugin, pairs, SystemClock().now())
+        creds = creds_for(session, settings, plugin)
+        for name in plugin.credential_names:
+            typer.echo(f"{name}: {'set' if creds.get(name) else 'not set'}")
+
+    base.with_session(run)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -15,6 +16,8 @@ from sqlalchemy.orm import Session
 
 from ordertrail.carrier.base import Credentials, Provider
 from ordertrail.config import Settings, credentials
+from ordertrail.errors import Invalid
+from ordertrail.i18n import Msg
 from ordertrail.models import CarrierAccount
 
 CACHE_SECONDS = 5.0
@@ -53,3 +56,25 @@ def creds_for(session: Session, settings: Settings, plugin: Provider) -> Credent
 def configured(session: Session, settings: Settings, plugin: Provider) -> bool:
     """Every credential the provider names is set."""
     return all(creds_for(session, settings, plugin).values())
+
+
+def set_account(session: Session, plugin: Provider, values: dict[str, str],
+                now: datetime) -> dict[str, Any]:
+    """Store credentials for a provider in its account row (created if missing)."""
+    unknown = sorted(set(values) - set(plugin.credential_names))
+    if unknown:
+        raise Invalid(Msg("{provider} has no credential {names}; it takes {known}.",
+                          {"provider": plugin.slug, "names": unknown,
+                           "known": list(plugin.credential_names)}),
+                      code="unknown_credential")
+    row = session.scalars(select(CarrierAccount).where(
+        CarrierAccount.provider == plugin.slug)).first()
+    if row is None:
+        row = CarrierAccount(provider=plugin.slug, credentials={}, active=True,
+                             created_at=now, updated_at=now)
+        session.add(row)
+    row.credentials = {**row.credentials, **values}
+    row.updated_at = now
+    session.flush()
+    forget()
+    return dict(row.credentials)

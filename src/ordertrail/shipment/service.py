@@ -10,14 +10,13 @@ from sqlalchemy import insert, select
 from ordertrail.carrier import registry
 from ordertrail.carrier.base import CarrierEvent, TrackingUpdate
 from ordertrail.carrier.couriers import courier as courier_info
-from ordertrail.config import Settings, credentials
 from ordertrail.context import Ctx
 from ordertrail.errors import Conflict, Invalid, NotFound
 from ordertrail.i18n import Msg
 from ordertrail.jobs.outbox import emit
 from ordertrail.models import Order, OrderLine, Shipment, ShipmentLine, TimelineEntry
 from ordertrail.order import service as orders
-from ordertrail.shipment import codec, schedule
+from ordertrail.shipment import accounts, codec, schedule
 from ordertrail.shipment import repository as repo
 from ordertrail.shipment.ingest import IngestReport, fire, ingest
 from ordertrail.shipment.schemas import ManualEventIn, ShipmentCreate
@@ -30,15 +29,12 @@ _DOMESTIC = frozenset({"sf", "jd", "yto", "zto", "sto", "yunda", "ems", "jtexpre
                        "deppon", "cainiao"})
 
 
-def _configured(settings: Settings, slug: str) -> bool:
+def _configured(ctx: Ctx, slug: str) -> bool:
     plugin = registry.get(slug)
-    if plugin is None:
-        return False
-    creds = credentials(settings, slug, plugin.credential_names)
-    return all(creds.values()) if creds else True
+    return plugin is not None and accounts.configured(ctx.session, ctx.settings, plugin)
 
 
-def choose_provider(settings: Settings, carrier: str, requested: str | None) -> str:
+def choose_provider(ctx: Ctx, carrier: str, requested: str | None) -> str:
     """Who tracks a new shipment: asked for, configured default, or the first configured."""
     if requested:
         if requested != MANUAL and registry.get(requested) is None:
@@ -47,11 +43,11 @@ def choose_provider(settings: Settings, carrier: str, requested: str | None) -> 
                                "known": [MANUAL, *sorted(registry.providers())]}),
                           code="unknown_provider")
         return requested
-    if settings.tracking_provider:
-        return settings.tracking_provider
-    if carrier in _DOMESTIC and _configured(settings, "kuaidi100"):
+    if ctx.settings.tracking_provider:
+        return ctx.settings.tracking_provider
+    if carrier in _DOMESTIC and _configured(ctx, "kuaidi100"):
         return "kuaidi100"
-    if _configured(settings, "track17"):
+    if _configured(ctx, "track17"):
         return "track17"
     return MANUAL
 
@@ -147,7 +143,7 @@ def create_shipment(ctx: Ctx, order_no: str,
                             "order_no": other.get(taken[0].order_id or 0, "-")}),
                        code="duplicate_tracking_number", shipment_id=taken[0].id)
     picked = _lines(order, data, unshipped(ctx, order.id))
-    provider = choose_provider(ctx.settings, carrier, data.provider)
+    provider = choose_provider(ctx, carrier, data.provider)
     now = ctx.clock.now()
     plugin = registry.get(provider)
     origin, dest = data.origin, data.destination
