@@ -112,3 +112,29 @@ def test_prepend_if_is_applied_before_the_check_digit():
 def test_every_format_of_the_data_has_a_considered_prior():
     # A newer data file with a new format falls back to DEFAULT_PRIOR; this makes it a choice.
     assert {s.id for s in SPECS} == set(detection._PRIORS)
+
+
+def test_the_cli_passes_every_vector_from_a_file(tmp_path):
+    """`ordertrail carriers detect --file` (the real console script) over all 280 numbers."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    cases = [(s, n, True) for s, n in VALID] + [(s, n, False) for s, n in INVALID]
+    path = tmp_path / "vectors.txt"
+    path.write_text("\n".join(n for _s, n, _ok in cases) + "\n", encoding="utf-8")
+    script = str(Path(sys.executable).with_name("ordertrail"))
+    proc = subprocess.run([script, "carriers", "detect", "--file", str(path)],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert len(lines) == len(cases) == 280
+    for (spec, number, valid), line in zip(cases, lines, strict=True):
+        ok = [c for c in line["candidates"]
+              if c["format"] == spec.id and c["checksum_valid"] is not False]
+        if valid:
+            assert any(c["carrier"] == spec.carrier and c["checksum_valid"] is not False
+                       for c in line["candidates"]), (number, line)
+        else:
+            assert ok == [], (number, line)
