@@ -119,3 +119,36 @@ def test_delivered_shipments_are_never_polled_again(db, clock, settings):
                                          "delivered.signed", "已签收"),))], "push")
     db.refresh(s)
     assert s.status == "delivered" and s.next_check_at is None
+
+
+def test_a_resubscribe_request_makes_the_poller_subscribe_again_after_the_wait(
+        factory, db, clock, settings, sim):
+    from ordertrail.carrier.base import TrackingUpdate
+    from ordertrail.shipment.ingest import ingest
+
+    s = due(db, clock, "SF3000000000030")
+    poller = Poller(factory, clock, settings)
+    assert poller.run_once().registered == 1
+    db.refresh(s)
+    first = s.registered_at
+    assert first == clock.now()
+    # The provider drops the number and asks for it again in 30 minutes (Kuaidi100's
+    # "3天查询无记录"); a later update without a stop changes nothing about that.
+    clock.advance(timedelta(hours=1))
+    ingest(Ctx(db, SYSTEM_ACTOR, clock, settings), "sim", [TrackingUpdate(
+        s.tracking_number, stopped=True, stop_reason="resubscribe: no record for 3 days",
+        resubscribe_after=timedelta(minutes=30))], "push")
+    ingest(Ctx(db, SYSTEM_ACTOR, clock, settings), "sim", [TrackingUpdate(
+        s.tracking_number)], "push")
+    db.commit()
+    db.refresh(s)
+    assert (s.registered_at, s.stopped_reason) == (None, None)
+    assert s.next_check_at == clock.now() + timedelta(minutes=30)
+    clock.advance(timedelta(minutes=29))
+    assert poller.run_once().claimed == 0
+    clock.advance(timedelta(minutes=1))
+    report = poller.run_once()
+    assert (report.claimed, report.registered) == (1, 1)
+    db.refresh(s)
+    assert s.registered_at == clock.now() and s.registered_at > first
+    assert s.stopped_reason is None and s.next_check_at >= clock.now() + timedelta(days=1)

@@ -13,14 +13,28 @@ queuing for that lock spend their time handing the GIL and the lock around; on P
 each commit waits for its WAL flush. One thread that drains the queue pays both once per
 group. The queue is drained greedily, without waiting for more work: under no load a job is
 a group of one, under load the groups grow by themselves.
+
+Batched jobs (``submit_batched``): a job can instead be an *item* for a merge function, and
+the items of one group with the same key share one call, ``merge(session, items)``, that
+returns one result per item. Carrier pushes use it: the pushes of a group are ingested with
+one ``ingest()`` call, which costs little more than one push alone. The merged call runs
+where its first job stands in the group (jobs of one group were all submitted before any was
+answered, so any order is one they could have run in). If it fails, its items run again one
+by one, each in its own savepoint (and, failing with anything but a domain error, alone in a
+transaction of its own), so one bad item never fails the others.
+
+Callers on an event loop use ``run`` / ``run_batched``: their answers reach each loop in one
+thread-safe call per group instead of a thread-safe future per job.
 """
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
+import contextlib
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,13 +49,28 @@ MAX_GROUP = 64  # jobs per transaction
 IDLE_SECONDS = 5.0  # the writer thread ends after this long without work (restarted on demand)
 
 
+Merge = Callable[[Session, list[Any]], Sequence[Any]]
+
+
 @dataclass(eq=False)
 class Job:
-    """A change: ``fn(session)`` returns what the caller gets (once the group has committed)."""
+    """A change: ``fn(session)`` returns what the caller gets (once the group has committed).
 
-    fn: Callable[[Session], Any]
-    future: concurrent.futures.Future[Any] = field(default_factory=concurrent.futures.Future)
+    A batched job has no ``fn`` but a ``key``, an ``item`` and a ``merge`` function: the
+    jobs of a group with the same key run as one ``merge(session, items)`` call, which returns
+    one result per item, in order (jobs with the same key must have interchangeable merge
+    functions: the first one's is called).
+    """
+
+    fn: Callable[[Session], Any] | None = None
+    future: concurrent.futures.Future[Any] | None = field(
+        default_factory=concurrent.futures.Future)
     started: bool = False
+    key: Hashable | None = None
+    item: Any = None
+    merge: Merge | None = None
+    waiter: asyncio.Future[Any] | None = None  # instead of ``future``: a caller on a loop
+    answered: bool = False
 
 
 class _Retry(Exception):
@@ -70,6 +99,30 @@ class GroupCommitter:
     def submit(self, fn: Callable[[Session], Any]) -> concurrent.futures.Future[Any]:
         """Queue a change; the future holds its result or exception after the commit."""
         job = Job(fn)
+        self._put(job)
+        return job.future  # type: ignore[return-value]
+
+    def submit_batched(self, key: Hashable, item: Any,
+                       merge: Merge) -> concurrent.futures.Future[Any]:
+        """Queue an item that shares one ``merge(session, items)`` call with the other items
+        of its key in the same group; the future holds its result after the commit."""
+        job = Job(None, key=key, item=item, merge=merge)
+        self._put(job)
+        return job.future  # type: ignore[return-value]
+
+    async def run(self, fn: Callable[[Session], Any]) -> Any:
+        """``submit`` for a caller on an event loop: the result once committed."""
+        waiter = asyncio.get_running_loop().create_future()
+        self._put(Job(fn, None, waiter=waiter))
+        return await waiter
+
+    async def run_batched(self, key: Hashable, item: Any, merge: Merge) -> Any:
+        """``submit_batched`` for a caller on an event loop: the result once committed."""
+        waiter = asyncio.get_running_loop().create_future()
+        self._put(Job(None, None, key=key, item=item, merge=merge, waiter=waiter))
+        return await waiter
+
+    def _put(self, job: Job) -> None:
         self._queue.put(job)
         if self._live < self.writers:
             with self._guard:
@@ -77,7 +130,6 @@ class GroupCommitter:
                     self._live += 1
                     threading.Thread(target=self._loop, name="ordertrail-writer",
                                      daemon=True).start()
-        return job.future
 
     # The writer threads -------------------------------------------------------------------
 
@@ -104,46 +156,53 @@ class GroupCommitter:
                 for job in again:
                     self._run_group([job], retries)
 
-    def _run_group(self, group: list[Job], retries: list[Job], careful: bool = False) -> None:
-        """Run a group in one transaction. First optimistically, without savepoints: changes
-        rarely fail, and two statements per change are saved. If one fails, the transaction
-        is rolled back and the group runs again carefully, each change in its own savepoint
-        (nothing was committed, so every change meets the same database again)."""
+    def _run_group(self, group: list[Job], retries: list[Job]) -> None:
+        """Run a group in one transaction (jobs whose caller has gone are left out)."""
+        live = [job for job in group if _start(job)]
+        if live:
+            self._run(live, retries, careful=False)
+
+    def _run(self, group: list[Job], retries: list[Job], careful: bool) -> None:
+        """First optimistically, without savepoints: changes rarely fail, and two statements
+        per change are saved. If one fails, the transaction is rolled back and the group runs
+        again carefully, each change (or merged call) in its own savepoint (nothing was
+        committed, so every change meets the same database again); a merged call that fails
+        there is split into its items, each in its own savepoint."""
         grouped = len(group) > 1
         optimistic = grouped and not careful
         results: list[tuple[Job, bool, Any]] = []  # (job, ok, result or exception)
         try:
             with _Transaction(self.factory) as conn:
-                for job in group:
-                    if not job.started:
-                        job.started = True
-                        if not job.future.set_running_or_notify_cancel():
-                            continue  # the caller has gone
-                    outcome = self._run_job(job, conn, grouped, optimistic)
-                    if optimistic and not outcome[1]:
-                        raise _Careful
-                    results.append(outcome)
+                for unit in _units(group):
+                    outcomes = self._run_unit(unit, conn, grouped, optimistic)
+                    if not outcomes[0][1]:
+                        if optimistic:
+                            raise _Careful
+                        if len(unit) > 1:  # a merged call failed: its items one by one
+                            outcomes = [outcome for job in unit for outcome in
+                                        self._run_unit([job], conn, grouped, False)]
+                    results.extend(outcomes)
         except _Careful:
-            self._run_group(group, retries, careful=True)
+            self._run(group, retries, careful=True)
             return
         except BaseException as exc:  # noqa: BLE001 - every waiting caller must get an answer
-            pending = [job for job in group if job.started and not job.future.done()]
+            pending = [job for job in group if not job.answered]
             if grouped:  # nothing was committed: each job runs again alone
                 retries.extend(pending)
             else:
-                for job in pending:
-                    job.future.set_exception(exc)
+                _answer([(job, False, exc) for job in pending])
             return
+        answers: list[tuple[Job, bool, Any]] = []
         for job, ok, result in results:
-            if ok:
-                job.future.set_result(result)
-            elif isinstance(result, _Retry):
+            if not ok and isinstance(result, _Retry):
                 retries.append(job)
             else:
-                job.future.set_exception(result)
+                answers.append((job, ok, result))
+        _answer(answers)
 
-    def _run_job(self, job: Job, conn: Connection, grouped: bool, optimistic: bool,
-                 ) -> tuple[Job, bool, Any]:
+    def _run_unit(self, unit: list[Job], conn: Connection, grouped: bool, optimistic: bool,
+                  ) -> list[tuple[Job, bool, Any]]:
+        """One job, or the jobs of one merged call: all succeed or all fail alike."""
         # Careful: a session of its own in a savepoint. Alone or optimistic: the session may
         # roll back the whole transaction (alone, that is this change only; optimistic, the
         # group then runs again carefully). A connection-bound factory (tests) always gets
@@ -152,15 +211,80 @@ class GroupCommitter:
         mode = "create_savepoint" if savepoint else "rollback_only"
         with self.factory(bind=conn, join_transaction_mode=mode) as session:
             try:
-                result = job.fn(session)
+                first = unit[0]
+                if first.merge is None:
+                    assert first.fn is not None
+                    results: Sequence[Any] = [first.fn(session)]
+                else:
+                    results = first.merge(session, [job.item for job in unit])
+                    if len(results) != len(unit):
+                        raise RuntimeError(f"a merge returned {len(results)} results for "
+                                           f"{len(unit)} items")
                 session.commit()  # flushes; releases the savepoint if there is one
-                return job, True, result
+                return [(job, True, result) for job, result in zip(unit, results, strict=True)]
             except OrdertrailError as exc:
                 session.rollback()
-                return job, False, exc
+                return [(job, False, exc) for job in unit]
             except Exception as exc:  # noqa: BLE001 - retried alone, or handed to the caller
                 session.rollback()
-                return job, False, _Retry() if grouped else exc
+                failed = _Retry() if grouped else exc
+                return [(job, False, failed) for job in unit]
+
+
+def _start(job: Job) -> bool:
+    """Mark the job as running; False when its caller has gone (the future was cancelled)."""
+    if job.started:  # a retry: running since its first group
+        return not job.answered
+    job.started = True
+    if job.waiter is not None:
+        return not job.waiter.cancelled()
+    assert job.future is not None
+    return job.future.set_running_or_notify_cancel()
+
+
+def _answer(answers: list[tuple[Job, bool, Any]]) -> None:
+    """Hand each job its result (ok) or exception; the waiters of one event loop in one
+    thread-safe call."""
+    loops: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}
+    for job, ok, value in answers:
+        job.answered = True
+        if job.waiter is not None:
+            loops.setdefault(job.waiter.get_loop(), []).append((job.waiter, ok, value))
+        elif ok:
+            job.future.set_result(value)  # type: ignore[union-attr]
+        else:
+            job.future.set_exception(value)  # type: ignore[union-attr]
+    for loop, batch in loops.items():
+        with contextlib.suppress(RuntimeError):  # the loop has closed: nobody is waiting
+            loop.call_soon_threadsafe(_settle, batch)
+
+
+def _settle(batch: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
+    """On the loop: set the waiters whose callers are still there."""
+    for waiter, ok, value in batch:
+        if waiter.done():  # cancelled: the caller has gone
+            continue
+        if ok:
+            waiter.set_result(value)
+        else:
+            waiter.set_exception(value)
+
+
+def _units(group: list[Job]) -> list[list[Job]]:
+    """The group's calls: each plain job alone, batched jobs merged by key (in the place of
+    the key's first job)."""
+    units: list[list[Job]] = []
+    merged: dict[Hashable, list[Job]] = {}
+    for job in group:
+        if job.merge is None:
+            units.append([job])
+            continue
+        unit = merged.get(job.key)
+        if unit is None:
+            unit = merged[job.key] = []
+            units.append(unit)
+        unit.append(job)
+    return units
 
 
 class _Transaction:

@@ -20,7 +20,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import ClassVar, Protocol
 
 import httpx
@@ -85,6 +85,9 @@ class TrackingUpdate:
     stopped: bool = False                  # the provider will send no more (stop rules)
     stop_reason: str | None = None
     unmapped: tuple[str, ...] = ()         # raw codes that fell back to ``*.unknown``
+    # The provider dropped the number but asks for it to be subscribed again after this
+    # wait (Kuaidi100's "3天查询无记录"); takes precedence over ``stopped``.
+    resubscribe_after: timedelta | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from ordertrail.carrier.base import Credentials, Provider
 from ordertrail.config import Settings, credentials
@@ -44,13 +44,26 @@ def forget() -> None:
         _cache.clear()
 
 
-def creds_for(session: Session, settings: Settings, plugin: Provider) -> Credentials:
-    """The provider's credentials: its settings, with any account row's values on top."""
+def _with_row(settings: Settings, plugin: Provider, row: dict[str, Any] | None) -> Credentials:
     creds = credentials(settings, plugin.slug, plugin.credential_names)
-    row = _row(session, plugin.slug)
     if row:
         creds.update({k: v for k, v in row.items() if k in plugin.credential_names and v})
     return creds
+
+
+def creds_for(session: Session, settings: Settings, plugin: Provider) -> Credentials:
+    """The provider's credentials: its settings, with any account row's values on top."""
+    return _with_row(settings, plugin, _row(session, plugin.slug))
+
+
+def cached_creds(factory: sessionmaker[Session], settings: Settings,
+                 plugin: Provider) -> Credentials | None:
+    """``creds_for`` a session of ``factory`` without a query: None unless the account row
+    is cached (then ``creds_for`` reads it)."""
+    hit = _cache.get((id(factory.kw.get("bind")), plugin.slug))
+    if hit is None or hit[0] <= time.monotonic():
+        return None
+    return _with_row(settings, plugin, hit[1])
 
 
 def configured(session: Session, settings: Settings, plugin: Provider) -> bool:

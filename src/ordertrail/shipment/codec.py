@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from ordertrail.carrier.base import CarrierEvent, TrackingUpdate
@@ -25,6 +25,8 @@ def dump(update: TrackingUpdate) -> dict[str, Any]:
         "stopped": update.stopped,
         "stop_reason": update.stop_reason,
         "unmapped": list(update.unmapped),
+        "resubscribe_after": (update.resubscribe_after.total_seconds()
+                              if update.resubscribe_after is not None else None),
         "events": [{"occurred_at": e.occurred_at.isoformat(), "status": e.status,
                     "substatus": e.substatus, "description": e.description, "code": e.code,
                     "location": e.location} for e in update.events],
@@ -40,6 +42,8 @@ def load(data: dict[str, Any]) -> TrackingUpdate:
         stopped=bool(data.get("stopped")),
         stop_reason=data.get("stop_reason"),
         unmapped=tuple(data.get("unmapped") or ()),
+        resubscribe_after=(timedelta(seconds=data["resubscribe_after"])
+                           if data.get("resubscribe_after") is not None else None),
         events=tuple(CarrierEvent(occurred_at=datetime.fromisoformat(e["occurred_at"]),
                                   status=e["status"], substatus=e["substatus"],
                                   description=e["description"], code=e.get("code"),

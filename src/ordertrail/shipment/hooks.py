@@ -2,27 +2,27 @@
 
 Order of work: find the provider, verify the signature on the raw bytes (401, nothing
 stored, counted), parse (400 with the reason; the raw body goes to the dead-letter table),
-then ingest in one transaction and answer with the provider's documented acknowledgement,
-once committed. Pushes that arrive together share that transaction (``_Pushes``: group
-commit, one worker-thread hop per group). Dead letters can be listed and replayed once the
-cause is fixed.
+then ingest and answer with the provider's documented acknowledgement, once committed.
+Storing goes through the API's group commit (``api/commits.py``: the same writer threads as
+the API's writes, so SQLite's write lock has one taker): the pushes that arrive together
+share one transaction and one ``ingest()`` call, and a failed group is retried push by push.
+Dead letters can be listed and replayed once the cause is fixed.
 """
 
 from __future__ import annotations
 
-import asyncio
-import weakref
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from ordertrail import metrics
-from ordertrail.api.deps import AppState, Reader, Writer, get_state, reader, writer
+from ordertrail.api.deps import AppState, Reader, Writer, committer, get_state, reader, writer
 from ordertrail.carrier import registry
 from ordertrail.carrier.base import (
     BadSignature,
@@ -33,12 +33,11 @@ from ordertrail.carrier.base import (
     TrackingUpdate,
 )
 from ordertrail.context import SYSTEM_ACTOR, Ctx
-from ordertrail.db import begin_write, write_lock
 from ordertrail.errors import Conflict, NotFound, OrdertrailError, Unauthorized
 from ordertrail.i18n import Msg
 from ordertrail.models import UnmatchedUpdate, WebhookDeadLetter
 from ordertrail.order import service as orders
-from ordertrail.shipment.accounts import creds_for
+from ordertrail.shipment.accounts import cached_creds, creds_for
 from ordertrail.shipment.ingest import IngestReport, ingest
 
 router = APIRouter(prefix="/api/v1/hooks", tags=["carrier hooks"])
@@ -98,137 +97,25 @@ def _provider(slug: str) -> Provider:
     return plugin
 
 
-class _Push:
-    """One push as received, and what became of it (a Response or the error to raise)."""
-
-    __slots__ = ("outcome", "plugin", "request", "state", "updates")
-
-    def __init__(self, state: AppState, plugin: Provider, request: InboundRequest) -> None:
-        self.state, self.plugin, self.request = state, plugin, request
-        self.updates: list[TrackingUpdate] | None = None
-        self.outcome: Response | Exception | None = None
+INLINE_BYTES = 64 * 1024  # larger bodies are verified and parsed in a worker thread
 
 
-class _Pushes:
-    """Group commit of pushes: those that arrive while groups are stored share the next one."""
-
-    # One worker-thread hop per group instead of one per push: the group verifies each push's
-    # signature (credentials read once per provider), parses it, and stores every readable
-    # push in one transaction. Ingestion is batched, idempotent and order-independent, so a
-    # group stores what its pushes would have stored one by one (a shipment pushed twice in
-    # one group gets one status-change event for both). Each push is answered only after the
-    # commit that holds it; nothing waits for a group to fill: a push is taken at once while
-    # fewer than ``limit`` groups are being stored (1 on SQLite, whose writers queue anyway;
-    # 2 on PostgreSQL, where a group's commit waits about 4 ms for the disk; more groups in
-    # flight made smaller groups and cost more CPU per push than they saved). If a group's
-    # transaction fails, each of its pushes is retried in its own, so one bad push never fails
-    # the others. One batcher per event loop and database engine.
-
-    def __init__(self, limit: int) -> None:
-        self._limit = limit
-        self._waiting: list[tuple[_Push, asyncio.Future[Response]]] = []
-        self._running: set[asyncio.Task[None]] = set()
-        # Own threads, one per group in flight: lighter than a hop through the shared
-        # thread pool (no capacity limiter, no cancel scope).
-        self._threads = ThreadPoolExecutor(max_workers=limit,
-                                           thread_name_prefix="ordertrail-hooks")
-
-    async def submit(self, push: _Push) -> Response:
-        """Queue a push and wait for its answer (raises the push's error)."""
-        future: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
-        self._waiting.append((push, future))
-        self._start()
-        return await future
-
-    def _start(self) -> None:
-        if self._waiting and len(self._running) < self._limit:
-            group, self._waiting = self._waiting, []
-            task = asyncio.get_running_loop().create_task(self._store(group))
-            self._running.add(task)
-            task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._running.discard(task)
-        self._start()
-
-    async def _store(self, group: list[tuple[_Push, asyncio.Future[Response]]]) -> None:
-        try:
-            await asyncio.get_running_loop().run_in_executor(
-                self._threads, _handle, [push for push, _ in group])
-        finally:
-            for push, future in group:
-                if future.done():  # the client went away
-                    continue
-                if isinstance(push.outcome, Response):
-                    future.set_result(push.outcome)
-                else:
-                    future.set_exception(push.outcome or RuntimeError("the push was not stored"))
+async def _creds(state: AppState, plugin: Provider) -> Credentials:
+    """The provider's credentials; read in a worker thread only when not cached."""
+    creds = cached_creds(state.factory, state.settings, plugin)
+    if creds is None:
+        creds = await run_in_threadpool(_read_creds, state, plugin)
+    return creds
 
 
-_BATCHERS: weakref.WeakKeyDictionary[
-    asyncio.AbstractEventLoop, weakref.WeakKeyDictionary[Engine, _Pushes]] = (
-    weakref.WeakKeyDictionary())
+def _read_creds(state: AppState, plugin: Provider) -> Credentials:
+    with state.factory() as session:
+        return creds_for(session, state.settings, plugin)
 
 
-def _batcher(engine: Engine) -> _Pushes:
-    per_engine = _BATCHERS.setdefault(asyncio.get_running_loop(), weakref.WeakKeyDictionary())
-    batcher = per_engine.get(engine)
-    if batcher is None:
-        batcher = per_engine[engine] = _Pushes(1 if engine.dialect.name == "sqlite" else 2)
-    return batcher
-
-
-def _handle(group: list[_Push]) -> None:
-    """Verify, parse and store a group of pushes (in a worker thread); sets each outcome."""
-    sessions: dict[tuple[int, str], Session] = {}  # one per provider, for creds then writes
-    creds: dict[tuple[int, str], Credentials] = {}
-    ready: dict[tuple[int, str], list[_Push]] = {}
-    try:
-        for push in group:
-            try:
-                key = (id(push.state), push.plugin.slug)
-                if key not in creds:
-                    session = sessions[key] = push.state.factory()
-                    creds[key] = creds_for(session, push.state.settings, push.plugin)
-                    session.close()  # a credentials read must not open the write transaction
-                push.updates = _verified(push.state, push.plugin, push.request, creds[key])
-                ready.setdefault(key, []).append(push)
-            except Exception as exc:  # noqa: BLE001 - raised again for this push alone
-                push.outcome = exc
-        for key, pushes in ready.items():
-            _store_group(sessions[key], pushes)
-    finally:
-        for session in sessions.values():
-            session.close()
-
-
-def _store_group(session: Session, pushes: list[_Push]) -> None:
-    """One transaction for the group; if it fails, one per push."""
-    state, slug = pushes[0].state, pushes[0].plugin.slug
-    stored: list[_Push] = []
-    try:
-        _store(state, session, slug, [u for p in pushes for u in p.updates or ()])
-        stored = pushes
-    except Exception:  # noqa: BLE001 - each push is retried on its own, below
-        pass
-    if not stored:  # (outside the except block: a push's own error is not chained to it)
-        for push in pushes:
-            try:
-                with state.factory() as alone:
-                    _store(state, alone, slug, push.updates or [])
-                stored.append(push)
-            except Exception as exc:  # noqa: BLE001 - raised again for this push alone
-                push.outcome = exc
-    if stored:
-        metrics.WEBHOOKS.labels(slug, "accepted").inc(len(stored))
-    for push in stored:
-        ack = push.plugin.ack(True)
-        push.outcome = Response(ack.body, status_code=ack.status_code, media_type=ack.media_type)
-
-
-def _verified(state: AppState, plugin: Provider, request: InboundRequest,
+def _verified(plugin: Provider, request: InboundRequest,
               creds: Credentials) -> list[TrackingUpdate]:
-    """The push's updates: 401 unless signed, 400 (and a dead letter) unless readable."""
+    """The push's updates: 401 unless signed; MalformedPayload (counted) unless readable."""
     try:
         plugin.verify(request, creds)
     except BadSignature as exc:
@@ -238,40 +125,43 @@ def _verified(state: AppState, plugin: Provider, request: InboundRequest,
                            code="bad_signature") from None
     try:
         return plugin.parse_push(request)
-    except MalformedPayload as exc:
+    except MalformedPayload:
         metrics.WEBHOOKS.labels(plugin.slug, "malformed").inc()
-        dead_id = _dead_letter(state, plugin.slug, request, exc.reason)
-        raise BadPayload(Msg("The {provider} payload cannot be read: {reason}",
-                             {"provider": plugin.slug, "reason": exc.reason}),
-                         dead_letter_id=dead_id) from None
+        raise
 
 
-def _store(state: AppState, session: Session, slug: str,
-           updates: list[TrackingUpdate]) -> None:
-    """Ingest in one write transaction of ``session``."""
-    with write_lock(state.engine):
-        begin_write(session)
-        try:
-            ingest(Ctx(session, SYSTEM_ACTOR, state.clock, state.settings), slug, updates,
-                   "push")
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+class _Pushes:
+    """Stores a group's pushes for one provider with one ``ingest()`` call (a merge function
+    of the group commit: one item per push, its updates)."""
+
+    __slots__ = ("slug", "state")
+
+    def __init__(self, state: AppState, slug: str) -> None:
+        self.state, self.slug = state, slug
+
+    def __call__(self, session: Session, items: list[list[TrackingUpdate]]) -> list[None]:
+        # Ingestion is batched, idempotent and order-independent, so a group stores what its
+        # pushes would have stored one by one (a shipment pushed twice in one group gets one
+        # status-change event for both).
+        state = self.state
+        ingest(Ctx(session, SYSTEM_ACTOR, state.clock, state.settings), self.slug,
+               [u for updates in items for u in updates], "push")
+        return [None] * len(items)
 
 
-def _dead_letter(state: AppState, slug: str, request: InboundRequest, reason: str) -> int:
-    with write_lock(state.engine), state.factory() as session:
-        begin_write(session)
-        dead_id = session.execute(insert(WebhookDeadLetter.__table__).returning(
+def _dead_letter(slug: str, request: InboundRequest, reason: str, at: datetime,
+                 ) -> Callable[[Session], int]:
+    """The group-commit job that keeps an unreadable push; returns its id."""
+    def job(session: Session) -> int:
+        return int(session.execute(insert(WebhookDeadLetter.__table__).returning(
             WebhookDeadLetter.__table__.c.id), {
-            "provider": slug, "received_at": state.clock.now(),
+            "provider": slug, "received_at": at,
             "content_type": request.content_type or None,
             "headers": {k: v for k, v in request.headers.items()},
             "query": dict(request.query), "body": request.body, "reason": reason[:2000],
-            "replayed_at": None, "replay_result": None, "replay_count": 0}).scalar_one()
-        session.commit()
-    return int(dead_id)
+            "replayed_at": None, "replay_result": None, "replay_count": 0}).scalar_one())
+
+    return job
 
 
 @router.post("/{provider}", responses={
@@ -287,7 +177,25 @@ async def receive(provider: Annotated[str, Path(max_length=32)], request: Reques
     inbound = InboundRequest(headers={k.lower(): v for k, v in request.headers.items()},
                              body=body, query=dict(request.query_params),
                              content_type=request.headers.get("content-type", ""))
-    return await _batcher(state.engine).submit(_Push(state, plugin, inbound))
+    creds = await _creds(state, plugin)
+    commits = committer(state)
+    try:
+        # A small push is verified and parsed here: cheaper than a hop to a worker thread.
+        if len(body) <= INLINE_BYTES:
+            updates = _verified(plugin, inbound, creds)
+        else:
+            updates = await run_in_threadpool(_verified, plugin, inbound, creds)
+    except MalformedPayload as exc:
+        dead_id = await commits.run(
+            _dead_letter(plugin.slug, inbound, exc.reason, state.clock.now()))
+        raise BadPayload(Msg("The {provider} payload cannot be read: {reason}",
+                             {"provider": plugin.slug, "reason": exc.reason}),
+                         dead_letter_id=dead_id) from None
+    # The pushes of a group share one ingest() call; answered once that group committed.
+    await commits.run_batched(("push", plugin.slug), updates, _Pushes(state, plugin.slug))
+    metrics.WEBHOOKS.labels(plugin.slug, "accepted").inc()
+    ack = plugin.ack(True)
+    return Response(ack.body, status_code=ack.status_code, media_type=ack.media_type)
 
 
 def _dead_read(row: WebhookDeadLetter) -> DeadLetterRead:

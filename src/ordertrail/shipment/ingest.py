@@ -13,7 +13,7 @@ import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert
@@ -25,6 +25,8 @@ from ordertrail.carrier.status import Status
 from ordertrail.context import SYSTEM_ACTOR, Ctx
 from ordertrail.errors import TransitionNotAllowed
 from ordertrail.flow import planner
+from ordertrail.flow import service as flows
+from ordertrail.jobs import outbox
 from ordertrail.kit.clock import ensure_utc
 from ordertrail.models import TimelineEntry, UnmatchedUpdate
 from ordertrail.shipment import codec, schedule
@@ -40,6 +42,7 @@ from ordertrail.shipment.progress import (
 )
 
 _SPACES = re.compile(r"[\s\-]+")
+ALL_DELIVERED = "shipment.all_delivered"
 # Keyed by the plain status string (an enum lookup per change costs more than the rest).
 _NOTABLE: dict[str, tuple[str, str]] = {
     Status.EXCEPTION.value: ("parcel_exception", "shipment.exception"),
@@ -66,7 +69,7 @@ class IngestReport:
 class _Touched:
     """One shipment of the batch: its state row and what the batch brings."""
 
-    __slots__ = ("details", "eta", "older", "points", "row", "stop_reason")
+    __slots__ = ("details", "eta", "older", "points", "resubscribe", "row", "stop_reason")
 
     def __init__(self, row: repo.State) -> None:
         self.row = row
@@ -74,7 +77,8 @@ class _Touched:
         # fingerprint -> the event it came from (description, location, code)
         self.details: dict[str, CarrierEvent] = {}
         self.eta: datetime | None = None
-        self.stop_reason: str | None = None
+        self.stop_reason: str | None = None  # the batch stops it (None: keep the row's)
+        self.resubscribe: timedelta | None = None  # the batch asks to subscribe it again
         self.older = False  # an event no newer than the newest stored one
 
 
@@ -128,7 +132,12 @@ def ingest(ctx: Ctx, provider: str, updates: Sequence[TrackingUpdate],
             t = touched[sid] = _Touched(row)
         if update.estimated_delivery is not None:
             t.eta = ensure_utc(update.estimated_delivery)
-        if update.stopped:
+        # A stop or a request to subscribe again holds until a later one says otherwise
+        # (the last in the batch wins); an update saying neither changes neither.
+        if update.resubscribe_after is not None:
+            t.resubscribe, t.stop_reason = update.resubscribe_after, None
+        elif update.stopped:
+            t.resubscribe = None
             t.stop_reason = (update.stop_reason or "the provider stopped tracking")[:200]
         points, details = t.points, t.details
         for e in events:
@@ -213,15 +222,24 @@ def _fold_and_save(ctx: Ctx, provider: str, touched: dict[int, _Touched], now: d
                 keep_delivered = True
             else:
                 delivered_at = max(p.occurred_at for p in points if p.status == delivered)
-        stopped = t.stop_reason
+        # Stopped stays stopped, registered stays registered; only the provider's request to
+        # subscribe again clears both (the poller subscribes it once the wait is over). A
+        # subscription already scheduled (that wait, a backoff) keeps its time.
+        again = t.resubscribe
+        if again is not None:
+            stopped, registered = None, False
+        else:
+            stopped = t.stop_reason if t.stop_reason is not None else row.stopped_reason
+            registered = row.registered or not (can_poll or pushes)
+        check = next_check(key=row.tracking_number, status=after.status,
+                           substatus=after.substatus, last_event_at=after.last_event_at,
+                           now=now, can_poll=can_poll, pushes=pushes, registered=registered,
+                           stopped=stopped is not None, resubscribe_after=again)
         saves.append((
             sid, after.status, after.substatus, after.rank, after.last_event_at, last_desc,
-            last_loc, keep_delivered, delivered_at, len(t.points), t.eta,
-            next_check(key=row.tracking_number, status=after.status, substatus=after.substatus,
-                       last_event_at=after.last_event_at, now=now, can_poll=can_poll,
-                       pushes=pushes, registered=row.registered or not (can_poll or pushes),
-                       stopped=stopped is not None),
-            stopped))
+            last_loc, keep_delivered, delivered_at, len(t.points), t.eta, check,
+            check is not None and not registered and again is None, stopped,
+            again is not None))
         if after.status != before.status or after.substatus != before.substatus:
             changes.append((row, after, last_desc, last_loc))
             report.changed.append(sid)
@@ -235,7 +253,7 @@ def _tell_orders(ctx: Ctx, changes: list[tuple[Any, Progress, str | None, str | 
     """Timeline rows, outbox events and the all-delivered trigger for status changes."""
     session = ctx.session
     order_ids = {row.order_id for row, *_ in changes if row.order_id is not None}
-    order_nos = repo.order_numbers(session, order_ids) if order_ids else {}
+    heads = repo.order_heads(session, order_ids) if order_ids else {}
     events: list[tuple[str, str, str, dict[str, Any]]] = []
     timeline: list[dict[str, Any]] = []
     delivered_orders: set[int] = set()
@@ -244,7 +262,8 @@ def _tell_orders(ctx: Ctx, changes: list[tuple[Any, Progress, str | None, str | 
     for row, after, desc, loc in changes:
         aggregate_id = str(row.id)
         payload = {"shipment_id": row.id, "tracking_number": row.tracking_number,
-                   "carrier": row.carrier, "order_no": order_nos.get(row.order_id),
+                   "carrier": row.carrier,
+                   "order_no": heads[row.order_id].order_no if row.order_id in heads else None,
                    "from": row.status, "to": after.status, "substatus": after.substatus,
                    "description": desc, "location": loc,
                    "occurred_at": after.last_event_at.isoformat() if after.last_event_at
@@ -267,10 +286,22 @@ def _tell_orders(ctx: Ctx, changes: list[tuple[Any, Progress, str | None, str | 
                 delivered_orders.add(row.order_id)
     if timeline:
         session.execute(insert(TimelineEntry.__table__), timeline)
-    repo.emit_outbox(session, events, now)
+    outbox.emit_many(session, events, now)
     for order_id in sorted(delivered_orders):
-        if all_delivered(ctx, order_id):
-            fire(ctx, order_nos[order_id], "shipment.all_delivered")
+        head = heads[order_id]
+        # Cheap first: an order that is not active, or whose stage does not wait for the
+        # trigger, would refuse it anyway.
+        if waits_for(ctx, head, ALL_DELIVERED) and all_delivered(ctx, order_id):
+            fire(ctx, head.order_no, ALL_DELIVERED)
+
+
+def waits_for(ctx: Ctx, head: repo.OrderHead, event: str) -> bool:
+    """The order is active and a transition out of its stage waits for ``event`` (the flow
+    definition is cached; its conditions are left to ``act``)."""
+    if head.status != "active":
+        return False
+    _version, flow = flows.definition_by_id(ctx.session, head.flow_version_id)
+    return any(t.trigger == event for t in flow.transitions_from(head.stage))
 
 
 def all_delivered(ctx: Ctx, order_id: int) -> bool:

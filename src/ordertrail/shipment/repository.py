@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import UTC, datetime
@@ -103,11 +102,12 @@ class State(NamedTuple):
     last_event: str | None
     last_location: str | None
     registered: bool  # registered_at is set
+    stopped_reason: str | None
 
 
 _STATE_SELECT = ("id, order_id, carrier, provider, tracking_number, status, substatus, "
                  "progress_rank, last_event_at, last_event, last_location, "
-                 "registered_at IS NOT NULL")
+                 "registered_at IS NOT NULL, stopped_reason")
 
 
 class StoredPoint(NamedTuple):
@@ -132,8 +132,8 @@ def states_by_numbers(session: Session, numbers: Collection[str], *,
         where, params = d.match("tracking_number", part)
         sql = (f"SELECT {_STATE_SELECT} FROM shipments WHERE {where} ORDER BY id"
                + (" FOR UPDATE" if lock and not d.sqlite else ""))
-        out.extend(State(i, o, c, p, n, st, sub, rank, when(last), ev, loc, bool(reg))
-                   for i, o, c, p, n, st, sub, rank, last, ev, loc, reg
+        out.extend(State(i, o, c, p, n, st, sub, rank, when(last), ev, loc, bool(reg), stop)
+                   for i, o, c, p, n, st, sub, rank, last, ev, loc, reg, stop
                    in d.conn.exec_driver_sql(sql, tuple(params)).all())
     return out
 
@@ -182,37 +182,31 @@ _PG_INSERT_EVENTS = (
     "SELECT u.*, %s::text, %s::timestamptz FROM unnest(%b::bigint[], %b::text[], "
     "%b::timestamptz[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[]) AS u")
 # Written as (id, status, substatus, progress_rank, last_event_at, last_event, last_location,
-# keep_delivered, delivered_at, added_events, carrier_eta, next_check_at, stopped_reason):
-# delivered_at is kept when keep_delivered, event_count grows by added_events, and the
-# carrier's ETA is kept when the update brings none.
+# keep_delivered, delivered_at, added_events, carrier_eta, next_check_at, keep_next_check,
+# stopped_reason, unregister): delivered_at is kept when keep_delivered, event_count grows by
+# added_events, the carrier's ETA is kept when the update brings none, a stored next check is
+# kept when keep_next_check (a subscription already scheduled), and registered_at is cleared
+# only when unregister (the provider asked for the number to be subscribed again).
 _STATE_SET = (
     "status = {v}status, substatus = {v}substatus, progress_rank = {v}rank, "
     "last_event_at = {v}last_at, last_event = {v}last, last_location = {v}loc, "
     "delivered_at = CASE WHEN {v}keep THEN {s}delivered_at ELSE {v}delivered END, "
     "event_count = {s}event_count + {v}added, carrier_eta = COALESCE({v}eta, {s}carrier_eta), "
-    "next_check_at = {v}next_check, stopped_reason = {v}stopped, updated_at = {updated}")
+    "next_check_at = COALESCE(CASE WHEN {v}keep_next THEN {s}next_check_at END, "
+    "{v}next_check), stopped_reason = {v}stopped, "
+    "registered_at = CASE WHEN {v}unregister THEN NULL ELSE {s}registered_at END, "
+    "updated_at = {updated}")
 _STATE_NAMES = ("status", "substatus", "rank", "last_at", "last", "loc", "keep", "delivered",
-                "added", "eta", "next_check", "stopped")
+                "added", "eta", "next_check", "keep_next", "stopped", "unregister")
 _SQLITE_SAVE_STATES = "UPDATE shipments SET " + re.sub(
     r"\{v\}[a-z_]+", "?", _STATE_SET.format(v="{v}", s="", updated="?")) + " WHERE id = ?"
 _PG_SAVE_STATES = (
     "UPDATE shipments AS s SET " + _STATE_SET.format(v="u.", s="s.", updated="%s::timestamptz")
     + " FROM unnest(%b::bigint[], %b::text[], %b::text[], %b::int[], %b::timestamptz[], "
     "%b::text[], %b::text[], %b::bool[], %b::timestamptz[], %b::int[], %b::timestamptz[], "
-    "%b::timestamptz[], %b::text[]) AS u(id, " + ", ".join(_STATE_NAMES) + ") "
+    "%b::timestamptz[], %b::bool[], %b::text[], %b::bool[]) AS u(id, "
+    + ", ".join(_STATE_NAMES) + ") "
     "WHERE s.id = u.id")
-_OUTBOX_COLUMNS = ("name, aggregate, aggregate_id, payload, created_at, available_at, "
-                   "processed_at, attempts, last_error")
-_SQLITE_OUTBOX = (f"INSERT INTO outbox_events ({_OUTBOX_COLUMNS}) "
-                  "VALUES (?, ?, ?, ?, ?, ?, NULL, 0, NULL)")
-_PG_OUTBOX = (
-    f"INSERT INTO outbox_events ({_OUTBOX_COLUMNS}) "
-    "SELECT u.name, u.aggregate, u.aggregate_id, u.payload::jsonb, %s::timestamptz, "
-    "%s::timestamptz, NULL, 0, NULL "
-    "FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[]) WITH ORDINALITY "
-    "AS u(name, aggregate, aggregate_id, payload, n) ORDER BY u.n")
-
-
 def _columns(rows: Iterable[Sequence[Any]], width: int) -> list[list[Any]]:
     """Rows turned into one list per column (the arrays PostgreSQL unnests)."""
     cols = [list(c) for c in zip(*rows, strict=True)]
@@ -244,15 +238,17 @@ def save_states(session: Session, rows: Sequence[tuple[Any, ...]],
                 updated_at: datetime) -> None:
     """Write folded states in one statement (SQLite: one executemany)."""
     # rows: (id, status, substatus, progress_rank, last_event_at, last_event, last_location,
-    # keep_delivered, delivered_at, added_events, carrier_eta, next_check_at, stopped_reason):
-    # delivered_at is kept when keep_delivered, event_count grows by added_events, and
-    # carrier_eta is kept when the row's is None.
+    # keep_delivered, delivered_at, added_events, carrier_eta, next_check_at, keep_next_check,
+    # stopped_reason, unregister): delivered_at is kept when keep_delivered, event_count grows
+    # by added_events, carrier_eta is kept when the row's is None, a stored next_check_at is
+    # kept when keep_next_check, registered_at is cleared when unregister. stopped_reason is
+    # written as given (None clears it).
     if not rows:
         return
     d = _driver(session)
     when, updated = d.bind, d.bind(updated_at)
     if not d.sqlite:
-        cols = _columns(rows, 13)
+        cols = _columns(rows, 15)
         for i in (4, 8, 10, 11):
             cols[i] = [when(v) for v in cols[i]]
         d.conn.exec_driver_sql(_PG_SAVE_STATES, (updated, *cols))
@@ -260,32 +256,10 @@ def save_states(session: Session, rows: Sequence[tuple[Any, ...]],
     d.conn.exec_driver_sql(_SQLITE_SAVE_STATES, [
         (status, sub, rank, when(last_at), last, loc, keep,
          None if delivered is None else when(delivered), added,
-         None if eta is None else when(eta), None if next_check is None else when(next_check),
-         stopped, updated, sid)
+         None if eta is None else when(eta), keep_next,
+         None if next_check is None else when(next_check), stopped, unregister, updated, sid)
         for sid, status, sub, rank, last_at, last, loc, keep, delivered, added, eta,
-        next_check, stopped in rows])
-
-
-def emit_outbox(session: Session, events: Sequence[tuple[str, str, str, dict[str, Any]]],
-                at: datetime) -> None:
-    """The rows ``jobs.outbox.emit_many`` writes, in one statement (SQLite: executemany)."""
-    # A batch of ingestion changes the status of hundreds of shipments, and the ORM-typed
-    # insert of emit_many spent more per event than the database. The payload is serialised
-    # with json.dumps, as SQLAlchemy's JSON type does; events are (name, aggregate,
-    # aggregate_id, payload).
-    if not events:
-        return
-    d = _driver(session)
-    stamp = d.bind(at)
-    dumps = json.dumps
-    if not d.sqlite:
-        names, aggregates, ids, payloads = _columns(events, 4)
-        d.conn.exec_driver_sql(_PG_OUTBOX, (stamp, stamp, names, aggregates, ids,
-                                            [dumps(p) for p in payloads]))
-        return
-    d.conn.exec_driver_sql(_SQLITE_OUTBOX, [
-        (name, aggregate, aggregate_id, dumps(payload), stamp, stamp)
-        for name, aggregate, aggregate_id, payload in events])
+        next_check, keep_next, stopped, unregister in rows])
 
 
 # Other shipment queries ----------------------------------------------------------------------
@@ -354,6 +328,24 @@ def order_numbers(session: Session, order_ids: Collection[int]) -> dict[int, str
     oc = Order.__table__.c
     rows = session.execute(select(oc.id, oc.order_no).where(oc.id.in_(sorted(order_ids))))
     return {order_id: order_no for order_id, order_no in rows}
+
+
+class OrderHead(NamedTuple):
+    """What ingestion needs of a parcel's order: its number, and whether a trigger can move
+    it (status, stage, flow version)."""
+
+    order_no: str
+    status: str
+    stage: str
+    flow_version_id: int
+
+
+def order_heads(session: Session, order_ids: Collection[int]) -> dict[int, OrderHead]:
+    oc = Order.__table__.c
+    rows = session.execute(select(oc.id, oc.order_no, oc.status, oc.stage, oc.flow_version_id)
+                           .where(oc.id.in_(sorted(order_ids))))
+    return {order_id: OrderHead(no, status, stage, version)
+            for order_id, no, status, stage, version in rows}
 
 
 def unmatched_for(session: Session, number: str) -> list[UnmatchedUpdate]:

@@ -1,8 +1,9 @@
 """Pure: when to look at a shipment next.
 
 Polling is adaptive: often when the parcel is about to arrive, rarely after a long silence,
-never after a final status or a provider's stop rule. When the provider pushes, polling is
-only a safety net for pushes that never came. Errors back off exponentially with a cap.
+never after a final status or a provider's stop rule (unless the provider asks for the
+number to be subscribed again later). When the provider pushes, polling is only a safety net
+for pushes that never came. Errors back off exponentially with a cap.
 Times are stored on the shipment (``next_check_at``), so a restart resumes where it stopped.
 """
 
@@ -43,12 +44,18 @@ def _jitter(key: str, span: timedelta) -> timedelta:
 
 def next_check(*, key: str, status: str, substatus: str, last_event_at: datetime | None,
                now: datetime, can_poll: bool, pushes: bool, registered: bool,
-               stopped: bool = False) -> datetime | None:
-    """The next time the poller should act on a shipment, or None for never."""
+               stopped: bool = False,
+               resubscribe_after: timedelta | None = None) -> datetime | None:
+    """The next time the poller should act on a shipment, or None for never.
+
+    ``resubscribe_after``: the provider dropped the (unregistered) number and asked for it
+    to be subscribed again after this wait.
+    """
     if stopped or is_final(status, substatus):
         return None
     if not registered and (pushes or can_poll):
-        return now  # subscribe (or first poll) as soon as the poller runs
+        # Subscribe (or first poll) as soon as the poller runs, or when the provider asked.
+        return now + resubscribe_after if resubscribe_after is not None else now
     if not can_poll:
         return None
     wait = interval(status, last_event_at, now)

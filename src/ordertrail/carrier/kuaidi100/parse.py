@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
@@ -27,6 +27,7 @@ from ordertrail.carrier.payload import as_object as _object
 from ordertrail.carrier.status import RANK, Status, status_of, substatus, unknown
 
 CHINA = ZoneInfo("Asia/Shanghai")
+RESUBSCRIBE_AFTER = timedelta(minutes=codes.RESUBSCRIBE_AFTER_MINUTES)
 _TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M")
 
 
@@ -209,10 +210,12 @@ def parse_push_param(param: str, tz: tzinfo = CHINA) -> TrackingUpdate:
     com_new = _text(obj, "comNew", "")
     company = com_new or _text(last, "com", "lastResult.")
     stopped, reason = _stop(status, message, corrected=com_new is not None)
+    again = reason is not None and reason.startswith(codes.RESUBSCRIBE)
     return TrackingUpdate(
         tracking_number=number, events=tuple(events),
         courier=codes.COURIER.get(company) if company else None,
-        stopped=stopped, stop_reason=reason, unmapped=tuple(dict.fromkeys(unmapped)))
+        stopped=stopped, stop_reason=reason, unmapped=tuple(dict.fromkeys(unmapped)),
+        resubscribe_after=RESUBSCRIBE_AFTER if again else None)
 
 
 def parse_push_body(body: bytes, tz: tzinfo = CHINA) -> TrackingUpdate:
