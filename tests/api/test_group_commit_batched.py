@@ -7,10 +7,11 @@ import asyncio
 
 import pytest
 from sqlalchemy import insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ordertrail.api.commits import GroupCommitter, Job
+from ordertrail.db import make_engine, make_sessionmaker
 from ordertrail.errors import Conflict
 from ordertrail.models import OrderNumberCounter
 
@@ -116,16 +117,14 @@ def test_a_merge_must_answer_every_item(committing):
     assert [j.future.result() for j in jobs] == ["a", "b"]
 
 
-def test_a_group_that_cannot_begin_answers_every_caller():
-    class Broken:
-        kw = {"bind": None}
-
+def test_a_group_that_cannot_begin_answers_every_caller(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path}/missing/dir/x.db")  # cannot connect
     jobs = [_plain("x"), _batched("k", "y", Merge())]
-    committer = GroupCommitter(Broken())  # type: ignore[arg-type]
-    _run(committer, jobs)
+    _run(GroupCommitter(make_sessionmaker(engine)), jobs)
     for job in jobs:
-        with pytest.raises(AssertionError):
-            job.future.result()
+        with pytest.raises(OperationalError):
+            job.future.result(timeout=0)
+    engine.dispose()
 
 
 def test_submitted_items_from_many_threads_all_commit(committing):

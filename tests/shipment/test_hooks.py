@@ -136,3 +136,46 @@ def test_pushes_for_unknown_numbers_wait_for_their_shipment(client, people, db):
                           headers=people.headers("sam")).json()
     assert (shipment["status"], shipment["event_count"]) == ("out_for_delivery", 3)
     assert db.scalar(select(UnmatchedUpdate.attached_at)) is not None
+
+
+def test_a_groups_pushes_share_one_ingest_and_a_failing_push_fails_alone(
+        committing, engine, clock, settings, monkeypatch):
+    from ordertrail.api.commits import GroupCommitter, Job
+    from ordertrail.api.deps import AppState
+    from ordertrail.carrier.base import CarrierEvent, TrackingUpdate
+    from ordertrail.shipment import hooks
+    from tests.shipment.conftest import bare_shipment
+
+    with committing() as session:
+        for number in ("SF2000000000011", "SF2000000000012"):
+            bare_shipment(session, clock, number)
+        session.commit()
+    calls: list[list[str]] = []
+    real = hooks.ingest
+
+    def ingest(ctx, provider, updates, source):
+        calls.append([u.tracking_number for u in updates])
+        if any(u.tracking_number == "BROKEN" for u in updates):
+            raise RuntimeError("cannot store this one")
+        return real(ctx, provider, updates, source)
+
+    monkeypatch.setattr(hooks, "ingest", ingest)
+    state = AppState(engine=engine, factory=committing, clock=clock, settings=settings)
+    at = clock.now()
+    jobs = [Job(None, key=("push", "generic"), merge=hooks._Pushes(state, "generic"),
+                item=[TrackingUpdate(number, (CarrierEvent(at, "in_transit",
+                                                           "in_transit.picked_up", "收件"),))])
+            for number in ("SF2000000000011", "BROKEN", "SF2000000000012")]
+    retries: list[Job] = []
+    GroupCommitter(committing)._run_group(jobs, retries)
+    for job in retries:
+        GroupCommitter(committing)._run_group([job], [])
+    assert jobs[0].future.result() is None and jobs[2].future.result() is None
+    with pytest.raises(RuntimeError, match="cannot store"):
+        jobs[1].future.result()
+    everyone = ["SF2000000000011", "BROKEN", "SF2000000000012"]
+    assert calls[:2] == [everyone, everyone]  # one call for the group (again carefully)
+    assert sorted(map(tuple, calls[2:])) == [("BROKEN",), ("BROKEN",), ("SF2000000000011",),
+                                             ("SF2000000000012",)]
+    with committing() as session:
+        assert session.scalar(select(func.count()).select_from(TrackingEvent)) == 2
