@@ -15,15 +15,20 @@ from ordertrail.api import problems
 from ordertrail.api.deps import AppState, _AuthCache, current_actor, get_state
 from ordertrail.api.limits import BodyLimit
 from ordertrail.api.timing import ServerTiming
+from ordertrail.calendar.endpoints import router as calendar_router
 from ordertrail.carrier.endpoints import router as carrier_router
 from ordertrail.config import Settings, get_settings
 from ordertrail.db import make_engine, make_sessionmaker
 from ordertrail.flow.endpoints import router as flow_router
 from ordertrail.flow.planner import Actor
+from ordertrail.jobs.endpoints import router as jobs_router
 from ordertrail.kit.clock import Clock, SystemClock
+from ordertrail.notify.endpoints import router as notify_router
 from ordertrail.order.endpoints import router as order_router
 from ordertrail.shipment.endpoints import router as shipment_router
 from ordertrail.shipment.hooks import router as hooks_router
+from ordertrail.sla.endpoints import router as sla_router
+from ordertrail.webhooks.endpoints import router as webhooks_router
 
 DESCRIPTION = """
 ordertrail follows every order from creation to cash as one timeline.
@@ -42,13 +47,21 @@ class Me(BaseModel):
 def _background(state: AppState) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        from ordertrail.jobs.worker import Worker
         from ordertrail.shipment.poller import Poller
 
+        # Made first: a consumer module that fails to import stops the start-up here.
+        worker = (Worker(state.factory, state.clock, state.settings)
+                  if state.settings.embedded_worker else None)
         poller = Poller(state.factory, state.clock, state.settings)
         poller.start()
+        if worker is not None:
+            worker.start()
         try:
             yield
         finally:
+            if worker is not None:
+                worker.stop()
             poller.stop()
 
     return lifespan
@@ -58,8 +71,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
                state: AppState | None = None, background: bool = False) -> FastAPI:
     """Build the app; pass ``state`` to share an engine (tests), else one is made.
 
-    ``background`` runs the in-process jobs (the shipment poller) while the app is up;
-    ``serve`` and ``demo`` turn it on.
+    ``background`` runs the in-process jobs (the shipment poller, and the job worker when
+    ``settings.embedded_worker``) while the app is up; ``serve`` and ``demo`` turn it on.
     """
     settings = settings or get_settings()
     if state is None:
@@ -80,6 +93,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     app.include_router(carrier_router)
     app.include_router(shipment_router)
     app.include_router(hooks_router)
+    for router in (jobs_router, calendar_router, sla_router, notify_router, webhooks_router):
+        app.include_router(router)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:

@@ -17,9 +17,14 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from typer.exceptions import TyperException
 
+from ordertrail.calendar import cli as calendar_cli
 from ordertrail.carrier import cli as carrier_cli
 from ordertrail.config import Settings, get_settings
+from ordertrail.jobs import cli as jobs_cli
+from ordertrail.notify import cli as notify_cli
 from ordertrail.shipment import cli as shipment_cli
+from ordertrail.sla import cli as sla_cli
+from ordertrail.webhooks import cli as webhooks_cli
 
 app = typer.Typer(help="ordertrail: order tracking and shipment tracking, from order to cash.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -35,6 +40,13 @@ app.add_typer(user_app, name="user")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(carrier_cli.app, name="carriers")
 app.add_typer(shipment_cli.app, name="shipment")
+app.add_typer(jobs_cli.app, name="jobs")
+app.command("worker")(jobs_cli.worker)
+app.add_typer(calendar_cli.app, name="calendar")
+app.add_typer(sla_cli.app, name="sla")
+app.add_typer(sla_cli.alerts_app, name="alerts")
+app.add_typer(notify_cli.app, name="notify")
+app.add_typer(webhooks_cli.app, name="webhooks")
 
 T = TypeVar("T")
 
@@ -404,11 +416,12 @@ def demo(
     carrier and print ready keys and a walkthrough."""
     import signal
 
-    from ordertrail.demo.generate import build_demo
+    from ordertrail.demo.alerting import demo_settings, start_receiver
+    from ordertrail.demo.generate import MANAGERS, build_demo
     from ordertrail.demo.live import SimUnavailable, start_sim
 
     with friendly_errors():
-        settings = get_settings()
+        settings = demo_settings(get_settings())
         engine = _engine(settings)
         report = build_demo(engine, settings, orders=orders, seed=seed)
         engine.dispose()
@@ -421,17 +434,24 @@ def demo(
         sim = start_sim(speed=sim_speed)
     except SimUnavailable as exc:
         fail(f"the simulated carrier did not start: {exc}")
+    receiver = None
     try:
         import uvicorn
 
         from ordertrail.app import create_app
+        from ordertrail.db import make_engine, make_sessionmaker
 
+        with friendly_errors():
+            engine = make_engine(settings.database_url)
+            receiver = start_receiver(make_sessionmaker(engine), settings, MANAGERS[0])
+            engine.dispose()
         # Where the simulator pushes: this server, reachable locally whatever it listens on.
         local = "127.0.0.1" if h in ("0.0.0.0", "::", "") else h
         live = sim.settings_for(settings, f"http://{local}:{p}")
         typer.echo(f"Simulated carrier: {sim.url} (process {sim.pid}, speed {sim_speed:g}: a "
                    f"simulated day takes {86400 / sim_speed:.3g} s); it stops with the demo.")
-        typer.echo(report.render(base, sim_url=sim.url, sim_speed=sim_speed))
+        typer.echo(report.render(base, sim_url=sim.url, sim_speed=sim_speed,
+                                 receiver=(receiver.url, str(receiver.log))))
 
         def stop(_signum: int, _frame: object) -> None:
             raise SystemExit(143)
@@ -444,6 +464,8 @@ def demo(
         finally:
             signal.signal(signal.SIGTERM, previous)
     finally:
+        if receiver is not None:
+            receiver.stop()
         sim.stop()
 
 
@@ -458,7 +480,8 @@ def bench(
     data_dir: Annotated[Path | None, typer.Option(
         help="where the large SQLite read dataset is cached (default bench/.data)")] = None,
     figure: Annotated[list[str] | None, typer.Option(
-        help="only these figure groups: create, http, read, shipments, detect; repeat")] = None,
+        help="only these figure groups: create, http, read, shipments, detect, alerts, jobs, "
+             "webhooks; repeat")] = None,
     sqlite: Annotated[bool, typer.Option(help="measure on SQLite")] = True,
 ) -> None:
     """Measure the speed figures; prints one JSON line per figure (progress on stderr)."""

@@ -52,6 +52,42 @@ class Settings(BaseSettings):
                                 "simulate` (the simulated carrier).")
     sim_webhook_secret: str | None = None
 
+    # Durable jobs, deadlines, notifications and outbound webhooks.
+    embedded_worker: bool = Field(
+        default=True,
+        description="Run the worker inside `serve` and `demo`; turn off when separate "
+        "`ordertrail worker` processes run (PostgreSQL).",
+    )
+    default_locale: str = Field(
+        default="zh-CN",
+        description="Language of messages to people without their own (zh-CN or en).")
+    secret_key: str | None = Field(
+        default=None,
+        description="Key that signs customer tracking links; unset: a random per-install "
+        "key is generated once and kept in the database (table install_secrets).")
+    customer_email_url: str | None = Field(
+        default=None,
+        description="Apprise URL template for customer e-mail, with {email} where the "
+        "recipient goes, e.g. mailtos://user:pass@smtp.example.com?to={email}; unset: "
+        "customer e-mails are logged as skipped.")
+    customer_sms_url: str | None = Field(
+        default=None,
+        description="Apprise URL template for customer SMS, with {phone}, e.g. "
+        "twilio://SID:TOKEN@+15551234567/{phone}; unset: customer SMS are logged as skipped.")
+    customer_quiet_hours: str | None = Field(
+        default="21:00-08:00",
+        description="Local hours (in `timezone`) in which customer messages wait until the "
+        "window ends, as HH:MM-HH:MM; empty: send at any hour.")
+    tracking_link_days: int = Field(default=30, ge=1,
+                                    description="How long a customer tracking link works.")
+    notify_max_attempts: int = Field(
+        default=8, ge=1, description="Failed sends of one notification before it is dead.")
+    webhooks_allow_private: bool = Field(
+        default=False,
+        description="Allow outbound webhook URLs that resolve to loopback, private or "
+        "link-local addresses (demo and tests only: refused otherwise against SSRF).",
+    )
+
     @field_validator("order_number_pattern")
     @classmethod
     def _pattern_renders(cls, value: str) -> str:
@@ -59,6 +95,16 @@ class Settings(BaseSettings):
         from ordertrail.order.numbering import check_pattern
 
         check_pattern(value)
+        return value
+
+    @field_validator("customer_quiet_hours")
+    @classmethod
+    def _quiet_window(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        from ordertrail.notify.quiet import parse_window
+
+        parse_window(value)
         return value
 
     @field_validator("timezone")

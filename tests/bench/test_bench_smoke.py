@@ -38,6 +38,9 @@ def test_quick_bench_prints_every_figure(tmp_path):
     for database in databases:
         names = [ln["name"] for ln in lines if ln["database"] == database]
         assert set(expected_names()) <= set(names), (database, names)
+        # one worker drains the queue on SQLite, four on PostgreSQL
+        workers = 1 if database == "sqlite" else 4
+        assert f"jobs_drain_{workers}_workers" in names, names
         assert len(names) == len(set(names)), names
 
     by_name = {(ln["database"], ln["name"]): ln for ln in lines}

@@ -29,6 +29,7 @@ from ordertrail.config import Settings
 from ordertrail.context import Ctx
 from ordertrail.db import begin_write, make_sessionmaker
 from ordertrail.demo import data
+from ordertrail.demo.alerting import demo_settings
 from ordertrail.demo.generate import actors_of, apply_batch, build_demo, ensure_users
 from ordertrail.demo.plan import Planner
 from ordertrail.demo.report import EXTRACT, DemoReport
@@ -36,6 +37,7 @@ from ordertrail.demo.shipments import STOPPED, recognised
 from ordertrail.flow import service as flows
 from ordertrail.flow.definition import BUILTIN_ROLES
 from ordertrail.flow.planner import Decide, Hold
+from ordertrail.jobs.worker import drain
 from ordertrail.kit.clock import FrozenClock, SystemClock
 from ordertrail.models import (
     Approval,
@@ -49,7 +51,10 @@ from ordertrail.models import (
     TrackingEvent,
     User,
 )
+from ordertrail.models.alert import Alert
+from ordertrail.models.notify import Notification, RecordedMessage
 from ordertrail.order import service
+from ordertrail.sla.sweep import sweep
 from tests.conftest import _wipe
 
 ORDERS = 80
@@ -79,7 +84,7 @@ def session(engine: Engine, demo: tuple[DemoReport, Settings]) -> Iterator[Sessi
 
 def test_every_flow_has_orders_in_many_stages(session: Session) -> None:
     orders = session.scalars(select(Order)).all()
-    assert len(orders) == ORDERS
+    assert len(orders) == ORDERS + 1  # and the order late in review (demo/alerting.py)
     by_flow = Counter(o.flow_id for o in orders)
     assert set(by_flow) == {"retail", "make_to_order", "b2b_credit"}
     assert by_flow["retail"] > by_flow["make_to_order"] and by_flow["retail"] > by_flow[
@@ -383,18 +388,22 @@ def test_the_printed_walkthrough_works(engine: Engine, demo: tuple[DemoReport, S
     text = report.render("http://testserver", sim_url="http://127.0.0.1:8100")
     keys = dict(re.findall(r"^  (SALES|FINANCE|MANAGER|WAREHOUSE)=(\S+)", text, re.M))
     commands = [line.strip() for line in text.splitlines() if "curl " in line]
-    assert len(commands) == 14
+    assert len(commands) == 21
     app = create_app(settings, state=AppState(engine=engine, factory=make_sessionmaker(engine),
                                               clock=SystemClock(), settings=settings))
     values: dict[str, str] = {}
     answers = []
     with TestClient(app) as client, _removed_afterwards(engine, report.now):
+        # What the worker does every 30 s in the demo: the late review order's alerts open.
+        factory = make_sessionmaker(engine)
+        assert sweep(factory, SystemClock(), settings).overdue >= 1
+        drain(factory, SystemClock(), demo_settings(settings))  # notifications go out
         for command in commands:
             who = re.search(r'Bearer \$(\w+)"', command)
             path = re.search(r'"\$BASE(/[^"]+)"', command)
             body = re.search(r"-d '([^']*)'", command)
             assert path, command
-            url = re.sub(r"\$(NO|B2B|SHIP)", lambda m: values[m.group(1)], path.group(1))
+            url = re.sub(r"\$(NO|B2B|SHIP|AID)", lambda m: values[m.group(1)], path.group(1))
             headers = {"Content-Type": "application/json"}
             if who:
                 headers["Authorization"] = f"Bearer {keys[who.group(1)]}"
@@ -404,13 +413,15 @@ def test_the_printed_walkthrough_works(engine: Engine, demo: tuple[DemoReport, S
             else:
                 r = client.get(url, headers=headers)
             answers.append(r)
-            target = re.match(r"(NO|B2B|SHIP)=\$\(", command)
+            target = re.match(r"(NO|B2B|SHIP|AID)=\$\(", command)
             if target:
-                assert r.status_code == 201, r.text
-                values[target.group(1)] = _extract(r.text, SHIP_ID if target.group(1) == "SHIP"
-                                                   else ORDER_NO, command)
+                name = target.group(1)
+                assert r.status_code == (200 if name == "AID" else 201), r.text
+                values[name] = _extract(r.text, {"SHIP": SHIP_ID, "AID": FIRST_ID}.get(
+                    name, ORDER_NO), command)
     codes = [r.status_code for r in answers]
-    assert codes == [201, 200, 403, 201, 200, 200, 200, 200, 201, 200, 200, 201, 200, 200]
+    assert codes == [201, 200, 403, 201, 200, 200, 200, 200, 201, 200, 200, 201, 200, 200,
+                     200, 200, 200, 200, 200, 200, 200]
     assert "production" in answers[2].text.lower() and "sales" in answers[2].text
     assert answers[1].json()["stage"] == "material_check"
     assert answers[3].json()["total"] == "206300.00"
@@ -432,6 +443,14 @@ def test_the_printed_walkthrough_works(engine: Engine, demo: tuple[DemoReport, S
     assert kinds[-2:] == ["shipment_created", "transition"]
     assert answers[13].headers["content-type"].startswith("text/plain")
     assert "grep ^ordertrail_tracking_duplicates_total" in commands[13]
+    # The late review order: overdue in the cn calendar, an alert for the service role.
+    assert report.late is not None
+    overdue = [a for a in answers[14].json()["items"] if a["kind"] == "stage_overdue"]
+    assert overdue and overdue[0]["responsible_role"] == "service"
+    assert overdue[0]["order_no"] == report.late.order_no
+    logged = answers[15].json()["notifications"]
+    assert any(n["channel"] == "record" and "已超时" in (n["subject"] or "") for n in logged)
+    assert answers[18].json()["state"] == "acknowledged"
 
 
 def test_the_walkthrough_parcels_travel_as_announced(demo: tuple[DemoReport, Settings]) -> None:
@@ -457,6 +476,10 @@ def _removed_afterwards(engine: Engine, since: datetime) -> Iterator[None]:
     finally:
         with engine.begin() as conn:
             conn.execute(delete(OutboxEvent).where(OutboxEvent.created_at > since))
+            conn.execute(delete(Notification))
+            conn.execute(delete(RecordedMessage))
+            conn.execute(delete(Alert))
+            conn.execute(delete(TimelineEntry).where(TimelineEntry.at > since))
             conn.execute(delete(Shipment).where(Shipment.created_at > since))
             conn.execute(delete(IdempotencyRecord).where(IdempotencyRecord.created_at > since))
             conn.execute(delete(Order).where(Order.created_at > since))
@@ -464,6 +487,7 @@ def _removed_afterwards(engine: Engine, since: datetime) -> Iterator[None]:
 
 ORDER_NO = re.compile(r'"order_no":"([^"]*)"')
 SHIP_ID = re.compile(r'^\{"id":(\d+)')
+FIRST_ID = re.compile(r'^\{"items":\[\{"id":(\d+)')
 
 
 def _extract(response: str, pattern: re.Pattern[str] = ORDER_NO, command: str = EXTRACT,

@@ -16,11 +16,14 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ordertrail.benchmarks import create, detect, hooks, ingest, reads, transitions
+from ordertrail.benchmarks import jobs as jobs_bench
+from ordertrail.benchmarks import sweep as sweep_bench
+from ordertrail.benchmarks import webhooks as webhooks_bench
 from ordertrail.benchmarks.common import Figure, host_info, log, prepare, scratch_database
 from ordertrail.benchmarks.dataset import dataset
 from ordertrail.config import Settings
 
-FIGURES = ("create", "http", "read", "shipments", "detect")
+FIGURES = ("create", "http", "read", "shipments", "detect", "alerts", "jobs", "webhooks")
 DEFAULT_CACHE = Path("bench/.data")
 
 
@@ -32,6 +35,9 @@ class Sizes:
     stored: int
     ingest: ingest.IngestSizes
     hooks: hooks.HookSizes
+    sweep: dict[str, int]  # open orders and how many of them are due, for one sweep
+    jobs: int  # queued jobs drained by the worker(s)
+    webhooks: dict[str, int]  # messages and endpoints delivered by the webhook pump
 
     @classmethod
     def quick(cls) -> Sizes:
@@ -41,7 +47,8 @@ class Sizes:
                                               duration=1.0, rounds=1),
                    read=reads.ReadSizes(warmup=0.2, duration=0.8, rounds=1, in_process=50),
                    stored=2000, ingest=ingest.IngestSizes.quick(),
-                   hooks=hooks.HookSizes.quick())
+                   hooks=hooks.HookSizes.quick(), sweep=dict(sweep_bench.QUICK),
+                   jobs=jobs_bench.QUICK_JOBS, webhooks={"messages": 1000, "endpoints": 4})
 
     @classmethod
     def full(cls, stored: int) -> Sizes:
@@ -51,14 +58,17 @@ class Sizes:
                                               duration=10.0, rounds=2),
                    read=reads.ReadSizes(warmup=2.0, duration=8.0, rounds=2, in_process=1000),
                    stored=stored, ingest=ingest.IngestSizes.full(),
-                   hooks=hooks.HookSizes.full())
+                   hooks=hooks.HookSizes.full(),
+                   sweep={"open_orders": 1_000_000, "due": 10_000}, jobs=100_000,
+                   webhooks={"messages": 20_000, "endpoints": 8})
 
 
 def expected_names(batch: int = 500) -> list[str]:
     """The figure names one database produces (in output order)."""
     return ["create_order_per_commit", f"create_order_batch_{batch}", "transition_http_rate",
             "get_order_p99_server_ms", "list_orders_by_stage_p99_server_ms",
-            "ingest_events_batch", "webhook_push_http_rate"]
+            "ingest_events_batch", "webhook_push_http_rate", "sla_sweep_open_alerts",
+            "webhook_deliveries_rate"]
 
 
 def _run_database(kind: str, settings: Settings, sizes: Sizes, workdir: Path,
@@ -92,6 +102,18 @@ def _run_database(kind: str, settings: Settings, sizes: Sizes, workdir: Path,
                 emit(hooks.measure(engine, url, kind, sizes.hooks, workdir))
             finally:
                 engine.dispose()
+    if "alerts" in figures:
+        with scratch_database(kind, workdir, pg_url, "sweep") as url:
+            for fig in sweep_bench.run_sweep(url, **sizes.sweep):
+                emit(fig)
+    if "jobs" in figures:
+        with scratch_database(kind, workdir, pg_url, "jobs") as url:
+            for fig in jobs_bench.run_jobs(url, jobs=sizes.jobs, workers=4):
+                emit(fig)
+    if "webhooks" in figures:
+        with scratch_database(kind, workdir, pg_url, "webhooks") as url:
+            for fig in webhooks_bench.run_webhooks(url, **sizes.webhooks):
+                emit(fig)
     if "read" in figures:
         with dataset(kind, sizes.stored, settings, workdir, pg_url=pg_url,
                      cache_dir=cache_dir) as (url, info):

@@ -25,7 +25,7 @@ from ordertrail.auth import service as auth
 from ordertrail.config import Settings
 from ordertrail.context import SYSTEM_ACTOR, Ctx
 from ordertrail.db import make_sessionmaker, write_session
-from ordertrail.demo import data
+from ordertrail.demo import alerting, data
 from ordertrail.demo.live import live_parcels
 from ordertrail.demo.plan import DAYS, Planner
 from ordertrail.demo.report import DemoReport, UserKey, highlights
@@ -40,6 +40,8 @@ from ordertrail.order import service
 
 WALKTHROUGH_SALES = "li.na"  # present means: the demo was built in this database already
 BATCH = 100
+MANAGERS = [u.name for u in data.USERS if u.role == "manager"]
+LATE_CREATOR = "shop.sync"  # the marketplace sync creates retail orders
 
 
 def ensure_users(session: Session, now: datetime) -> tuple[dict[str, User], bool]:
@@ -132,6 +134,7 @@ def build_demo(engine: Engine, settings: Settings, orders: int, seed: int) -> De
     factory = make_sessionmaker(engine)
     with write_session(factory) as session:
         users, existed = ensure_users(session, now)
+        alerting.recording_channels(session, settings)
         keys = [UserKey(u.name, u.display_name, u.role,
                         auth.create_api_key(session, users[u.name], SystemClock(), "demo")[1])
                 for u in data.USERS]
@@ -148,6 +151,9 @@ def build_demo(engine: Engine, settings: Settings, orders: int, seed: int) -> De
                 apply_batch(session, drafts[start:start + BATCH], actors, clock, settings,
                             parcels[start:start + BATCH])
             created += len(drafts[start:start + BATCH])
+    if not existed:
+        with write_session(factory) as session:
+            alerting.late_review_order(session, actors[LATE_CREATOR], settings, now)
         with write_session(factory) as session:
             # The demo's history happened before any worker ran: its events are not pending
             # work (a worker must not notify anyone about last month's shipments).
@@ -159,7 +165,8 @@ def build_demo(engine: Engine, settings: Settings, orders: int, seed: int) -> De
         spots = highlights(session, now)
         parcel_count = session.scalar(select(func.count()).select_from(Shipment)) or 0
         live = live_parcels(session, now)
+        late = alerting.late_review(session)
     return DemoReport(users=keys, created=created, by_flow=Counter(by_flow),
                       seconds=time.perf_counter() - started, reused=existed, highlights=spots,
                       now=now, tz=settings.timezone, parcels=parcel_count,
-                      live=live)
+                      live=live, late=late)

@@ -12,12 +12,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from ordertrail.demo.alerting import LateReview
 from ordertrail.demo.live import SPEED, LiveParcel
 from ordertrail.models import Approval, Order, Shipment, TimelineEntry
 
 DONE_STAGES = ("delivered", "invoiced", "paid", "closed", "completed", "cancelled")
 EXTRACT = "sed -n 's/.*\"order_no\":\"\\([^\"]*\\)\".*/\\1/p'"
 EXTRACT_ID = "sed -n 's/^{\"id\":\\([0-9]*\\).*/\\1/p'"
+EXTRACT_FIRST_ID = "sed -n 's/^{\"items\":\\[{\"id\":\\([0-9]*\\).*/\\1/p'"
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class DemoReport:
     highlights: list[tuple[str, str]] = field(default_factory=list)
     parcels: int = 0
     live: list[LiveParcel] = field(default_factory=list)  # the walkthrough ships these
+    late: LateReview | None = None  # the order that waits in review past its target
 
     def key_of(self, name: str) -> str:
         return next(u.key for u in self.users if u.name == name)
@@ -50,9 +53,10 @@ class DemoReport:
         return next(u for u in self.users if u.role == role)
 
     def render(self, base_url: str, sim_url: str | None = None, sim_speed: float = SPEED,
-               ) -> str:
+               receiver: tuple[str, str] | None = None) -> str:
         """The text to print; when a simulated carrier runs (at ``sim_url``, playing
-        ``sim_speed`` simulated seconds a second), the walkthrough also ships parcels."""
+        ``sim_speed`` simulated seconds a second), the walkthrough also ships parcels;
+        ``receiver`` (url, log file) is the local webhook receiver, when one runs."""
         total = sum(self.by_flow.values())
         flows = ", ".join(f"{f} {n}" for f, n in sorted(self.by_flow.items()))
         if self.reused:
@@ -68,8 +72,11 @@ class DemoReport:
         for u in self.users:
             out.append("  " + _row((u.name, u.display_name, u.role, u.key), widths))
         out += ["", *self._walkthrough(base_url)]
-        if sim_url is not None and self.live:
+        served = sim_url is not None
+        if served and self.live:
             out += self._parcels(sim_speed)
+        if served:
+            out += self._alerts(receiver)
         if self.highlights:
             out += ["", "Demo orders worth a look (GET with any key above):", ""]
             for label, order_no in self.highlights:
@@ -165,6 +172,60 @@ class DemoReport:
             "replays are counted (once there is one) and change nothing",
             "  curl -s \"$BASE/metrics\" | grep ^ordertrail_tracking_duplicates_total",
         ]
+        return out
+
+
+    def _alerts(self, receiver: tuple[str, str] | None) -> list[str]:
+        """Steps that show deadlines, alerts, notifications and outbound webhooks."""
+        n = 10 if len(self.live) > 1 else 9 if self.live else 6
+        mgr = '-H "Authorization: Bearer $MANAGER"'
+        out: list[str] = []
+        tz = ZoneInfo(self.tz)
+        if self.late is not None:
+            late = self.late
+            entered = late.entered_at.astimezone(tz).strftime("%a %m-%d %H:%M")
+            due = (late.due_at.astimezone(tz).strftime("%a %m-%d %H:%M")
+                   if late.due_at else "-")
+            out += [
+                f"  # {n}. {late.order_no} has waited in review since {entered} ({self.tz}). "
+                "Its 2 h target counts working time in the cn calendar (09:00-12:00, "
+                "13:00-18:00, statutory holidays and make-up workdays), so it was due "
+                f"{due}. The worker's sweep opened a stage_overdue alert for the service "
+                "role and, unacknowledged for 2 more business hours, escalated it to the "
+                "manager (level 2)",
+                f"  curl -s -w \"\\n\" {mgr} \"$BASE/api/v1/alerts?order_no={late.order_no}\"",
+                "  # What reached people: in-app and the recording channel, in zh-CN",
+                f"  curl -s -w \"\\n\" {mgr} "
+                f"\"$BASE/api/v1/notifications?order_no={late.order_no}\"",
+                f"  curl -s -w \"\\n\" {mgr} \"$BASE/api/v1/recorded-messages?limit=5\"",
+                "  # Acknowledge it as the manager: it stops escalating",
+                f"  AID=$(curl -s {mgr} "
+                f"\"$BASE/api/v1/alerts?order_no={late.order_no}&kind=stage_overdue\" | "
+                f"{EXTRACT_FIRST_ID}); echo \"$AID\"",
+                f"  curl -s -w \"\\n\" -X POST {mgr} -H \"$CT\" \"$BASE/api/v1/alerts/$AID/ack\" "
+                "-d '{\"note\": \"已联系仓库，今天处理\"}'",
+            ]
+            n += 1
+        if len(self.live) > 1:
+            lost = self.live[1]
+            out += [
+                f"  # {n}. When the parcel of step 8 is lost, {lost.order_no} gets a "
+                "shipment_exception alert and the customer an apology (e-mail and SMS, here "
+                "the recording channel)",
+                f"  curl -s -w \"\\n\" {mgr} "
+                f"\"$BASE/api/v1/alerts?order_no={lost.order_no}&kind=shipment_exception\"",
+                f"  curl -s -w \"\\n\" {mgr} "
+                f"\"$BASE/api/v1/notifications?order_no={lost.order_no}\"",
+            ]
+            n += 1
+        if receiver is not None:
+            url, log = receiver
+            out += [
+                f"  # {n}. Signed webhooks: a local receiver ({url}) subscribes to order.*, "
+                "shipment.* and alert.*, and checks every signature (\"verified\": true)",
+                f"  tail -n 2 {log}",
+                f"  curl -s -w \"\\n\" {mgr} \"$BASE/api/v1/webhooks\"",
+            ]
         return out
 
 

@@ -344,8 +344,9 @@ class ParcelPlanner:
         by_age = sorted(on_the_way, key=lambda item: item[1].created_at)
         stuck = [item for item in by_age if item[0].kind == "stuck"]
         lost = {id(p) for _d, p in (stuck[0::2] or by_age[:1])}
-        failed = {id(p) for _d, p in (stuck[1::2] or by_age[1:2])}
+        failed = {id(p) for _d, p in stuck[1::2]}
         if not failed and len(by_age) > 1:  # one of each, whatever the demo's size
+            # (not the lost one: with one stuck order, by_age[1] can be that order's parcel)
             failed = {id(next(p for _d, p in by_age if id(p) not in lost))}
         # A parcel out for a couple of days also misses its recipient: 'now' shows it too.
         recent = [p for _d, p in reversed(by_age) if id(p) not in lost | failed

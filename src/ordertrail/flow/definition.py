@@ -105,6 +105,25 @@ class CancelRule(StageRule):
     to: str = "cancelled"
 
 
+DEFAULT_CALENDAR = "cn"
+CUSTOMER_EVENTS: tuple[str, ...] = ("shipped", "out_for_delivery", "delivered", "delayed")
+CUSTOMER_CHANNELS: tuple[str, ...] = ("email", "sms")
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """Who hears about an unacknowledged alert: level 1 the responsible person or role; level
+    2 after ``after`` business time their manager (else users of ``levels[0]``); level n+1
+    the users of ``levels[n-1]``, each after another ``after``."""
+
+    after: str = "2h"
+    levels: tuple[str, ...] = ("manager", "admin")
+
+
+def default_notify() -> dict[str, Any]:
+    return {"customer": {"events": list(CUSTOMER_EVENTS), "channels": list(CUSTOMER_CHANNELS)}}
+
+
 @dataclass(frozen=True)
 class FlowDef:
     id: str
@@ -117,6 +136,9 @@ class FlowDef:
     hold: StageRule | None
     cancel: CancelRule | None
     description: str | None = None
+    calendar: str = DEFAULT_CALENDAR
+    escalation: Escalation = field(default_factory=Escalation)
+    notify: dict[str, Any] = field(default_factory=default_notify, compare=False)
     _by_id: dict[str, Stage] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -195,11 +217,22 @@ def build_flow(raw: dict[str, Any]) -> FlowDef:
     )
     hold = raw.get("hold")
     cancel = raw.get("cancel")
+    esc = raw.get("escalation") or {}
+    notify = default_notify()
+    customer = (raw.get("notify") or {}).get("customer")
+    if isinstance(customer, dict):
+        notify["customer"] = {
+            "events": list(_roles(customer.get("events", CUSTOMER_EVENTS))),
+            "channels": list(_roles(customer.get("channels", CUSTOMER_CHANNELS)))}
     return FlowDef(
         id=raw["id"],
         version=int(raw["version"]),
         name=Text.of(raw.get("name"), raw["id"]),
         description=raw.get("description"),
+        calendar=str(raw.get("calendar") or DEFAULT_CALENDAR),
+        escalation=Escalation(after=str(esc.get("after") or "2h"),
+                              levels=_roles(esc.get("levels")) or ("manager", "admin")),
+        notify=notify,
         stages=tuple(stages),
         transitions=transitions,
         initial=raw.get("initial") or raw["stages"][0]["id"],

@@ -9,7 +9,14 @@ from typing import Any
 
 import yaml
 
-from ordertrail.flow.definition import BUILTIN_ROLES, FlowDef, StageKind, build_flow
+from ordertrail.flow.definition import (
+    BUILTIN_ROLES,
+    CUSTOMER_CHANNELS,
+    CUSTOMER_EVENTS,
+    FlowDef,
+    StageKind,
+    build_flow,
+)
 from ordertrail.kit.expr import ExprError, compile_expr
 
 Path = tuple[str | int, ...]
@@ -20,7 +27,7 @@ CALENDAR_RE = re.compile(r"^[a-z0-9][a-z0-9_x-]{0,31}$")
 DURATION_RE = re.compile(r"^\s*(\d+(\.\d+)?\s*(d|h|m|min|s)\s*)+$")
 
 TOP_KEYS = {"id", "version", "name", "description", "initial", "calendar", "create", "stages",
-            "transitions", "hold", "cancel"}
+            "transitions", "hold", "cancel", "escalation", "notify"}
 STAGE_KEYS = {"id", "name", "kind", "responsible", "sla", "customer_visible", "approval",
               "description"}
 TRANSITION_KEYS = {"from", "to", "roles", "when", "trigger", "label", "explain"}
@@ -151,6 +158,12 @@ class _Checker:
         name = raw.get("name")
         if not isinstance(name, dict) or not name.get("en") or not name.get("zh"):
             self.add(("name",), "name must be a mapping with 'en' and 'zh' texts")
+        if raw.get("calendar") is not None and (not isinstance(raw["calendar"], str)
+                                                or not CALENDAR_RE.match(raw["calendar"])):
+            self.add(("calendar",), f"bad calendar id {raw['calendar']!r}: use a name such as "
+                     "'cn' or '24x7'")
+        self.check_escalation()
+        self.check_notify()
         if "create" in raw:
             create = raw["create"]
             if not isinstance(create, dict):
@@ -222,6 +235,53 @@ class _Checker:
 
         if initial in ids:
             self.check_graph(initial, ids, kinds, edges, cancel_to)
+
+    def check_escalation(self) -> None:
+        esc = self.raw.get("escalation")
+        if esc is None:
+            return
+        if not isinstance(esc, dict):
+            self.add(("escalation",), "escalation must be a mapping with 'after' (a duration "
+                     "such as '2h') and 'levels' (roles)")
+            return
+        self.unknown_keys(esc, {"after", "levels"}, ("escalation",))
+        after = esc.get("after")
+        if after is not None and (not isinstance(after, str) or not DURATION_RE.match(after)):
+            self.add(("escalation", "after"), f"bad escalation delay {after!r}: use a "
+                     "duration with a unit such as '30m', '2h' or '1d'")
+        if "levels" in esc:
+            self.check_roles(esc["levels"], ("escalation", "levels"), None, "escalation.levels")
+
+    def check_notify(self) -> None:
+        notify = self.raw.get("notify")
+        if notify is None:
+            return
+        if not isinstance(notify, dict):
+            self.add(("notify",), "notify must be a mapping such as {customer: {events: "
+                     "[shipped, delivered], channels: [email]}}")
+            return
+        self.unknown_keys(notify, {"customer"}, ("notify",))
+        customer = notify.get("customer")
+        if customer is None:
+            return
+        if not isinstance(customer, dict):
+            self.add(("notify", "customer"), "notify.customer must be a mapping with "
+                     "'events' and 'channels'")
+            return
+        self.unknown_keys(customer, {"events", "channels"}, ("notify", "customer"))
+        for key, known in (("events", CUSTOMER_EVENTS), ("channels", CUSTOMER_CHANNELS)):
+            value = customer.get(key)
+            if value is None:
+                continue
+            path: Path = ("notify", "customer", key)
+            if not isinstance(value, list):
+                self.add(path, f"notify.customer.{key} must be a list "
+                         f"(known: {', '.join(known)})")
+                continue
+            for i, item in enumerate(value):
+                if item not in known:
+                    self.add((*path, i), f"unknown {key[:-1]} {item!r} in notify.customer."
+                             f"{key} (known: {', '.join(known)})")
 
     def check_stage(self, st: dict[str, Any], path: Path, ids: dict[str, int]) -> None:
         sid = st["id"]

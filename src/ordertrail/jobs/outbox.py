@@ -60,17 +60,22 @@ def emit(session: Session, name: str, aggregate: str, aggregate_id: str,
     emit_many(session, [(name, aggregate, aggregate_id, payload)], at)
 
 
-def emit_many(session: Session, events: Iterable[tuple[str, str, str, dict[str, Any]]],
+def emit_many(session: Session, events: Iterable[tuple[str, str, str, Any]],
               at: datetime) -> None:
     """Add many events (name, aggregate, aggregate_id, payload) in one statement, in order,
-    all created and available at ``at``."""
+    all created and available at ``at``. A payload is a dict, or its JSON text already
+    serialised (a batch writer that builds it from shared parts)."""
     rows = events if isinstance(events, list) else list(events)
     if not rows:
         return
     conn = session.connection()
     dialect = conn.dialect
     stamp = _time_bind(dialect)(at)
-    dumps = getattr(dialect, "_json_serializer", None) or json.dumps
+    serializer = getattr(dialect, "_json_serializer", None) or json.dumps
+
+    def dumps(payload: Any) -> str:
+        return payload if type(payload) is str else serializer(payload)
+
     if dialect.name == "sqlite":
         conn.exec_driver_sql(_SQLITE, [
             (name, aggregate, aggregate_id, dumps(payload), stamp, stamp)

@@ -1,5 +1,8 @@
 """ORM tables, one module per aggregate. Importing this package registers them all."""
 
+# Later domains import their tables from their own modules (ordertrail.models.jobs, ...);
+# importing them here registers the tables with Base.metadata.
+from ordertrail.models import alert, calendar, jobs, notify, webhook  # noqa: F401
 from ordertrail.models.base import Base
 from ordertrail.models.flow import FlowVersion
 from ordertrail.models.order import (

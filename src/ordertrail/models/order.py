@@ -94,6 +94,16 @@ class StageVisit(Base):
         Index("uq_stage_visits_open", "order_id", unique=True,
               sqlite_where=text("exited_at IS NULL"),
               postgresql_where=text("exited_at IS NULL")),
+        # The sweeper's queues (sla/sweep.py): only deadlines not yet claimed are in them.
+        Index("ix_stage_visits_warn", "warn_at",
+              sqlite_where=text("warn_state = 'pending'"),
+              postgresql_where=text("warn_state = 'pending'")),
+        Index("ix_stage_visits_due", "due_at",
+              sqlite_where=text("due_state = 'pending'"),
+              postgresql_where=text("due_state = 'pending'")),
+        Index("ix_stage_visits_late_risk", "late_risk_at",
+              sqlite_where=text("late_state = 'pending'"),
+              postgresql_where=text("late_state = 'pending'")),
     )
 
     id: Mapped[int] = id_column()
@@ -106,6 +116,21 @@ class StageVisit(Base):
     sla_target: Mapped[str | None] = mapped_column(String(64))
     held_seconds: Mapped[int] = mapped_column(Integer, default=0)
     exit_reason: Mapped[str | None] = mapped_column(String(32))
+    # Deadline (sla/deadlines.py): stored at entry, never recomputed on a tick. While the
+    # order is held, due_at/warn_at are None and remaining_seconds keeps the business time
+    # left; resuming sets them again from the resume time.
+    calendar_id: Mapped[str | None] = mapped_column(String(32))
+    target_seconds: Mapped[int | None] = mapped_column(Integer)
+    due_at: Mapped[datetime | None]
+    warn_at: Mapped[datetime | None]
+    remaining_seconds: Mapped[int | None] = mapped_column(Integer)
+    late_risk_at: Mapped[datetime | None]
+    # pending (the sweeper will claim it), raised (claimed), None (no deadline / closed)
+    warn_state: Mapped[str | None] = mapped_column(String(8))
+    due_state: Mapped[str | None] = mapped_column(String(8))
+    late_state: Mapped[str | None] = mapped_column(String(8))
+    outcome: Mapped[str | None] = mapped_column(String(8))  # met, breached
+    variance_seconds: Mapped[int | None] = mapped_column(Integer)  # business s; < 0 early
 
 
 class TimelineEntry(Base):

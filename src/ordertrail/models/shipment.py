@@ -67,6 +67,8 @@ class Shipment(Base):
     last_event: Mapped[str | None] = mapped_column(Text)
     last_location: Mapped[str | None] = mapped_column(String(200))
     delivered_at: Mapped[datetime | None]
+    # last_event_at of the silence that raised a shipment_no_update alert (sla/sweep.py).
+    silence_alerted_at: Mapped[datetime | None]
     event_count: Mapped[int] = mapped_column(Integer, default=0)
 
     registered_at: Mapped[datetime | None]                 # subscribed with the provider
