@@ -15,16 +15,20 @@ from ordertrail.api import problems
 from ordertrail.api.deps import AppState, _AuthCache, current_actor, get_state
 from ordertrail.api.limits import BodyLimit
 from ordertrail.api.timing import ServerTiming
+from ordertrail.billing.endpoints import router as billing_router
 from ordertrail.calendar.endpoints import router as calendar_router
 from ordertrail.carrier.endpoints import router as carrier_router
 from ordertrail.config import Settings, get_settings
 from ordertrail.db import make_engine, make_sessionmaker
 from ordertrail.flow.endpoints import router as flow_router
 from ordertrail.flow.planner import Actor
+from ordertrail.inventory.endpoints import router as inventory_router
 from ordertrail.jobs.endpoints import router as jobs_router
 from ordertrail.kit.clock import Clock, SystemClock
 from ordertrail.notify.endpoints import router as notify_router
 from ordertrail.order.endpoints import router as order_router
+from ordertrail.procurement.endpoints import router as procurement_router
+from ordertrail.production.endpoints import router as production_router
 from ordertrail.shipment.endpoints import router as shipment_router
 from ordertrail.shipment.hooks import router as hooks_router
 from ordertrail.sla.endpoints import router as sla_router
@@ -93,7 +97,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     app.include_router(carrier_router)
     app.include_router(shipment_router)
     app.include_router(hooks_router)
-    for router in (jobs_router, calendar_router, sla_router, notify_router, webhooks_router):
+    for router in (jobs_router, calendar_router, sla_router, notify_router, webhooks_router,
+                   inventory_router, production_router, procurement_router, billing_router):
         app.include_router(router)
 
     @app.get("/healthz", tags=["ops"])

@@ -17,11 +17,15 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from typer.exceptions import TyperException
 
+from ordertrail.billing import cli as billing_cli
 from ordertrail.calendar import cli as calendar_cli
 from ordertrail.carrier import cli as carrier_cli
 from ordertrail.config import Settings, get_settings
+from ordertrail.inventory import cli as inventory_cli
 from ordertrail.jobs import cli as jobs_cli
 from ordertrail.notify import cli as notify_cli
+from ordertrail.procurement import cli as procurement_cli
+from ordertrail.production import cli as production_cli
 from ordertrail.shipment import cli as shipment_cli
 from ordertrail.sla import cli as sla_cli
 from ordertrail.webhooks import cli as webhooks_cli
@@ -47,6 +51,10 @@ app.add_typer(sla_cli.app, name="sla")
 app.add_typer(sla_cli.alerts_app, name="alerts")
 app.add_typer(notify_cli.app, name="notify")
 app.add_typer(webhooks_cli.app, name="webhooks")
+app.add_typer(inventory_cli.app, name="inventory")
+app.add_typer(production_cli.app, name="production")
+app.add_typer(procurement_cli.app, name="procurement")
+app.add_typer(billing_cli.app, name="billing")
 
 T = TypeVar("T")
 

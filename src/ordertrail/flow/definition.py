@@ -76,6 +76,7 @@ class Stage:
     sla: Any
     customer_visible: bool
     approval: ApprovalRule | None = None
+    on_enter: tuple[str, ...] = ()   # stage actions (ordertrail.ops.automation)
 
 
 @dataclass(frozen=True)
@@ -201,6 +202,7 @@ def build_flow(raw: dict[str, Any]) -> FlowDef:
                 sla=s.get("sla"),
                 customer_visible=bool(s.get("customer_visible", True)),
                 approval=approval,
+                on_enter=tuple(s.get("on_enter") or ()),
             )
         )
     transitions = tuple(

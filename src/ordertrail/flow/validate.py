@@ -18,6 +18,7 @@ from ordertrail.flow.definition import (
     build_flow,
 )
 from ordertrail.kit.expr import ExprError, compile_expr
+from ordertrail.ops.automation import ACTION_NAMES
 
 Path = tuple[str | int, ...]
 
@@ -29,7 +30,7 @@ DURATION_RE = re.compile(r"^\s*(\d+(\.\d+)?\s*(d|h|m|min|s)\s*)+$")
 TOP_KEYS = {"id", "version", "name", "description", "initial", "calendar", "create", "stages",
             "transitions", "hold", "cancel", "escalation", "notify"}
 STAGE_KEYS = {"id", "name", "kind", "responsible", "sla", "customer_visible", "approval",
-              "description"}
+              "description", "on_enter"}
 TRANSITION_KEYS = {"from", "to", "roles", "when", "trigger", "label", "explain"}
 APPROVAL_KEYS = {"levels", "approved", "rejected"}
 LEVEL_KEYS = {"id", "name", "roles", "required", "approvers", "when"}
@@ -309,6 +310,7 @@ class _Checker:
                                          or not CALENDAR_RE.match(calendar)):
                 self.add((*path, "sla", "calendar"), f"bad calendar id {calendar!r}: use a "
                          "name such as 'cn' or '24x7'", sid)
+        self.check_on_enter(st.get("on_enter"), (*path, "on_enter"), sid, kind)
         approval = st.get("approval")
         if kind == "approval":
             if not isinstance(approval, dict):
@@ -319,6 +321,21 @@ class _Checker:
         elif approval is not None:
             self.add((*path, "approval"), "only stages of kind 'approval' take an approval "
                      "block", sid)
+
+    def check_on_enter(self, actions: Any, path: Path, sid: str, kind: str) -> None:
+        if actions is None:
+            return
+        known = ", ".join(ACTION_NAMES)
+        if not isinstance(actions, list) or not all(isinstance(a, str) for a in actions):
+            self.add(path, f"on_enter must be a list of stage actions (known: {known})", sid)
+            return
+        if kind == "terminal" and actions:
+            self.add(path, "a terminal stage runs no actions: nothing happens after it", sid)
+        for i, name in enumerate(actions):
+            if name not in ACTION_NAMES:
+                self.add((*path, i), f"unknown stage action {name!r} (known: {known})", sid)
+        if len(set(actions)) != len(actions):
+            self.add(path, "a stage action is listed twice", sid)
 
     def check_approval(self, appr: dict[str, Any], path: Path, sid: str,
                        ids: dict[str, int]) -> None:

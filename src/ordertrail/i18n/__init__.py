@@ -29,12 +29,21 @@ class Msg:
 
 @lru_cache
 def _catalog(lang: str) -> dict[str, str]:
-    name = {"zh-CN": "zh_CN.po"}.get(lang)
-    if name is None:
+    """The language's messages: ``zh_CN.po`` and the domains' own ``zh_CN.<domain>.po``."""
+    stem = {"zh-CN": "zh_CN"}.get(lang)
+    if stem is None:
         return {}
-    with resources.files("ordertrail.i18n").joinpath(name).open("rb") as fh:
-        catalog = read_po(fh)
-    return {m.id: m.string for m in catalog if m.id and m.string and isinstance(m.id, str)}
+    out: dict[str, str] = {}
+    folder = resources.files("ordertrail.i18n")
+    names = sorted(f.name for f in folder.iterdir()
+                   if f.name == f"{stem}.po" or (f.name.startswith(f"{stem}.")
+                                                 and f.name.endswith(".po")))
+    for name in names:
+        with folder.joinpath(name).open("rb") as fh:
+            catalog = read_po(fh)
+        out.update({m.id: m.string for m in catalog
+                    if m.id and m.string and isinstance(m.id, str)})
+    return out
 
 
 def normalize_lang(value: str | None) -> str:

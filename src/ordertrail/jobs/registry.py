@@ -41,6 +41,11 @@ MODULES = (
     "ordertrail.sla.consumers",
     "ordertrail.notify.consumers",
     "ordertrail.webhooks.consumers",
+    "ordertrail.ops.consumers",
+    "ordertrail.inventory.consumers",
+    "ordertrail.production.consumers",
+    "ordertrail.procurement.consumers",
+    "ordertrail.billing.consumers",
 )
 
 

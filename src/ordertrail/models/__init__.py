@@ -2,7 +2,17 @@
 
 # Later domains import their tables from their own modules (ordertrail.models.jobs, ...);
 # importing them here registers the tables with Base.metadata.
-from ordertrail.models import alert, calendar, jobs, notify, webhook  # noqa: F401
+from ordertrail.models import (  # noqa: F401
+    alert,
+    billing,
+    calendar,
+    inventory,
+    jobs,
+    notify,
+    procurement,
+    production,
+    webhook,
+)
 from ordertrail.models.base import Base
 from ordertrail.models.flow import FlowVersion
 from ordertrail.models.order import (

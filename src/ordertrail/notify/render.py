@@ -22,7 +22,8 @@ from ordertrail.models.notify import NotificationTemplate
 
 LOCALES = ("zh-CN", "en")
 ALERT_KINDS = ("stage_at_risk", "stage_overdue", "order_late_risk", "approval_waiting",
-               "shipment_no_update", "shipment_exception", "delivery_failed", "payment_overdue")
+               "shipment_no_update", "shipment_exception", "delivery_failed", "payment_overdue",
+               "work_order_late")
 CUSTOMER_KINDS = ("shipped", "out_for_delivery", "delivered", "delayed")
 # generic alert (kinds without a file), digest, the notice of a disabled webhook endpoint
 OTHER_KINDS = ("alert", "digest", "webhook_disabled")

@@ -36,11 +36,13 @@ from ordertrail.models.alert import Alert
 from ordertrail.sla import repository
 
 KINDS = ("stage_at_risk", "stage_overdue", "order_late_risk", "approval_waiting",
-         "shipment_no_update", "shipment_exception", "delivery_failed", "payment_overdue")
+         "shipment_no_update", "shipment_exception", "delivery_failed", "payment_overdue",
+         "work_order_late")
 SEVERITY = {"stage_at_risk": "warning", "stage_overdue": "critical",
             "order_late_risk": "warning", "approval_waiting": "warning",
             "shipment_no_update": "warning", "shipment_exception": "critical",
-            "delivery_failed": "warning", "payment_overdue": "warning"}
+            "delivery_failed": "warning", "payment_overdue": "warning",
+            "work_order_late": "warning"}
 STATES = ("open", "acknowledged", "resolved", "auto_resolved")
 LIVE = ("open", "acknowledged")
 REOPENS = frozenset({"shipment_exception", "delivery_failed"})
@@ -66,6 +68,10 @@ _TEXTS: dict[str, tuple[str, str]] = {
                         "包裹 {tracking}（{carrier}）派送失败：{description}"),
     "payment_overdue": ("Order {order_no}: payment is overdue (due {due})",
                         "订单 {order_no}：付款已逾期（截止 {due}）"),
+    "work_order_late": ("Order {order_no}: work order {work_order} is behind plan ({what}, "
+                        "planned {due})",
+                        "订单 {order_no}：生产工单 {work_order} 落后于计划"
+                        "（{what_zh}，计划 {due}）"),
 }
 _DETAILS: dict[str, tuple[str, str]] = {
     "responsible": ("Responsible: {who}.", "负责人：{who}。"),

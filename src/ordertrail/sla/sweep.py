@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -73,11 +74,13 @@ class SweepResult:
     escalated: int = 0
     auto_resolved: int = 0
     delayed: int = 0
+    work_order_late: int = 0
+    payment_overdue: int = 0
 
     @property
     def opened(self) -> int:
         return (self.at_risk + self.approval_waiting + self.overdue + self.late_risk
-                + self.no_update)
+                + self.no_update + self.work_order_late + self.payment_overdue)
 
     def add(self, other: SweepResult) -> None:
         for name, value in asdict(other).items():
@@ -97,7 +100,7 @@ def sweep(factory: sessionmaker[Session], clock: Clock, settings: Settings, *,
     repeated until nothing is due."""
     result = SweepResult()
     now = clock.now()
-    for step in STEPS:
+    for step in all_steps():
         for _ in range(MAX_ROUNDS):
             with batch_gc(), write_session(factory) as session:
                 more, part = step(session, now, settings, limit)
@@ -112,7 +115,7 @@ def sweep_session(session: Session, now: datetime, settings: Settings, *,
     """Every step once, in the caller's transaction (the periodic job)."""
     result = SweepResult()
     with batch_gc():
-        for step in STEPS:
+        for step in all_steps():
             result.add(step(session, now, settings, limit)[1])
     return result
 
@@ -378,3 +381,13 @@ def step_auto_resolve(session: Session, now: datetime, settings: Settings,
 
 STEPS: tuple[Step, ...] = (step_auto_resolve, step_at_risk, step_overdue, step_late_risk,
                            step_no_update, step_escalate)
+
+
+@lru_cache(maxsize=1)
+def all_steps() -> tuple[Step, ...]:
+    """The SLA steps, then the operations domains' own (late work orders, overdue payments):
+    imported here, late, because those domains import this module."""
+    from ordertrail.billing.alerts import step_payment_overdue
+    from ordertrail.production.alerts import step_work_order_late
+
+    return (*STEPS[:-1], step_work_order_late, step_payment_overdue, STEPS[-1])

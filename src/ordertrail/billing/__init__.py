@@ -1,0 +1,1 @@
+"""Invoices, payments, receivable aging and overdue payments."""

@@ -1,0 +1,1 @@
+"""Products, warehouses, the stock movement ledger, availability and reservations."""

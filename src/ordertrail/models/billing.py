@@ -1,0 +1,3 @@
+"""billing: invoices, payments, payment imports (tables)."""
+
+from __future__ import annotations

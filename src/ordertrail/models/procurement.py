@@ -1,0 +1,3 @@
+"""procurement: suppliers, purchase orders, supplier updates, receipts (tables)."""
+
+from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Suppliers and purchase orders: suggestions from shortages, supplier links, receipts."""

@@ -1,0 +1,3 @@
+"""procurement: outbox consumers and periodic jobs (placeholder until the domain lands)."""
+
+from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Work orders for make-to-order lines: BOM, routing, schedule, QC."""

@@ -1,0 +1,3 @@
+"""production: outbox consumers and periodic jobs (placeholder until the domain lands)."""
+
+from __future__ import annotations

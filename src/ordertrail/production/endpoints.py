@@ -1,0 +1,7 @@
+"""HTTP API: production (placeholder until the domain lands)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/api/v1", tags=["production"])
