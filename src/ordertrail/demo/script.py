@@ -184,11 +184,11 @@ class Script:
                 Advance("production", self.note((("物料齐套", "All materials in stock"),), 0.3)))
         for attempt in range(2):
             self.enter("production", FACTORY)
-            wo = f"WO{rng.randint(10000, 99999)}"
+            # The history's orders have no work orders (the operations story in
+            # demo/operations.py has real ones): production reports completion by hand.
             done = p.days(2, 9) if attempt == 0 else p.days(1, 3)
-            self.do(done, FACTORY, None, Trigger("work_order.completed",
-                                                 p.say(d, (f"工单 {wo} 完工",
-                                                           f"Work order {wo} done"))))
+            self.do(done, FACTORY, p.who("production"),
+                    Advance("qc", p.say(d, ("生产完工，送检", "Production done, sent to QC"))))
             self.enter("qc", FACTORY)
             if d.rework and attempt == 0:
                 self.do(p.hours(2, 20), FACTORY, p.who("production"),
