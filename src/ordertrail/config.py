@@ -80,6 +80,8 @@ class Settings(BaseSettings):
         "window ends, as HH:MM-HH:MM; empty: send at any hour.")
     tracking_link_days: int = Field(default=30, ge=1,
                                     description="How long a customer tracking link works.")
+    supplier_link_days: int = Field(
+        default=30, ge=1, description="How long a supplier's purchase-order link works.")
     notify_max_attempts: int = Field(
         default=8, ge=1, description="Failed sends of one notification before it is dead.")
     webhooks_allow_private: bool = Field(

@@ -26,7 +26,6 @@ from ordertrail.notify.links import signing_key
 
 log = logging.getLogger("ordertrail.procurement")
 DOMAIN = b"supplier-po:"
-DEFAULT_DAYS = 30
 MAX_DAYS = 365
 PAGE_PATH = "/supplier/po"
 
@@ -44,9 +43,8 @@ class LinkExpired(OrdertrailError):
 
 
 def link_days(settings: Settings) -> int:
-    """Default validity: ``settings.supplier_link_days`` when the setting exists, else 30."""
-    days = getattr(settings, "supplier_link_days", None)
-    return int(days) if isinstance(days, int) and days > 0 else DEFAULT_DAYS
+    """Default validity (``ORDERTRAIL_SUPPLIER_LINK_DAYS``, 30 by default)."""
+    return settings.supplier_link_days
 
 
 def _sign(key: bytes, po_id: int, expires: int) -> str:
