@@ -5,8 +5,6 @@ Reads are open to every role; writes need finance, manager or admin.
 
 from __future__ import annotations
 
-import email
-import email.policy
 from datetime import date
 from typing import Annotated, Any
 
@@ -127,20 +125,21 @@ async def record_payment(body: PaymentCreate, w: Writer = Depends(writer)) -> Re
     return await w.arun(run, status_code=201)
 
 
-def csv_of(request: Request, body: bytes) -> tuple[bytes, str | None]:
-    """The CSV bytes of a text/csv body or of a multipart form's ``file`` part."""
+async def csv_of(request: Request) -> tuple[bytes, str | None]:
+    """The CSV bytes of a text/csv body or of a multipart form's ``file`` part (parsed by
+    Starlette with python-multipart)."""
     ctype = request.headers.get("content-type", "")
     if not ctype.lower().startswith("multipart/"):
-        return body, None
-    head = f"Content-Type: {ctype}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1")
-    msg = email.message_from_bytes(head + body, policy=email.policy.compat32)
-    parts = msg.get_payload() if msg.is_multipart() else []
-    for part in parts if isinstance(parts, list) else []:
-        name = part.get_param("name", header="content-disposition")
-        if name == "file" or part.get_filename():
-            data = part.get_payload(decode=True)
-            return (data if isinstance(data, bytes) else b""), part.get_filename()
-    raise Invalid(Msg("The multipart form has no part named file."), code="no_file")
+        return await request.body(), None
+    try:
+        form = await request.form()
+    except Exception as exc:  # noqa: BLE001 - a malformed form is the client's problem
+        raise Invalid(Msg("The multipart form could not be read: {error}",
+                          {"error": str(exc)}), code="bad_form") from None
+    part = form.get("file")
+    if part is None or isinstance(part, str):
+        raise Invalid(Msg("The multipart form has no part named file."), code="no_file")
+    return await part.read(), part.filename
 
 
 @router.post("/payments/import", response_model=ImportReport, responses={
@@ -160,7 +159,7 @@ async def import_payments(
     """Import payments from a bank or payment-gateway CSV export (body ``text/csv`` or a
     multipart ``file``). Good rows are applied together; bad rows are reported with their
     line number and reason; rows already imported are duplicates and change nothing."""
-    data, filename = csv_of(request, await request.body())
+    data, filename = await csv_of(request)
     return await w.arun(lambda ctx: imports.import_payments(
         ctx, data, dry_run=dry_run, source=source, method=method, filename=filename,
         lang=language))
