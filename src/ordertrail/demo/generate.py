@@ -25,7 +25,7 @@ from ordertrail.auth import service as auth
 from ordertrail.config import Settings
 from ordertrail.context import SYSTEM_ACTOR, Ctx
 from ordertrail.db import make_sessionmaker, write_session
-from ordertrail.demo import alerting, data
+from ordertrail.demo import alerting, data, operations
 from ordertrail.demo.live import live_parcels
 from ordertrail.demo.plan import DAYS, Planner
 from ordertrail.demo.report import DemoReport, UserKey, highlights
@@ -140,6 +140,11 @@ def build_demo(engine: Engine, settings: Settings, orders: int, seed: int) -> De
                 for u in data.USERS]
     actors = actors_of(users)
     created = 0
+    if not existed:
+        # First, and drained as it goes: the worker sees only these orders' events.
+        ops = operations.build_operations(factory, settings, actors, now, seed)
+    else:
+        ops = operations.ops_report(factory, settings, now, seed)
     if not existed and orders > 0:
         rng = random.Random(seed)
         tz = ZoneInfo(settings.timezone)
@@ -169,4 +174,4 @@ def build_demo(engine: Engine, settings: Settings, orders: int, seed: int) -> De
     return DemoReport(users=keys, created=created, by_flow=Counter(by_flow),
                       seconds=time.perf_counter() - started, reused=existed, highlights=spots,
                       now=now, tz=settings.timezone, parcels=parcel_count,
-                      live=live, late=late)
+                      live=live, late=late, ops=ops)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from ordertrail.demo.alerting import LateReview
 from ordertrail.demo.live import SPEED, LiveParcel
+from ordertrail.demo.operations import OpsReport
 from ordertrail.models import Approval, Order, Shipment, TimelineEntry
 
 DONE_STAGES = ("delivered", "invoiced", "paid", "closed", "completed", "cancelled")
@@ -45,6 +46,7 @@ class DemoReport:
     parcels: int = 0
     live: list[LiveParcel] = field(default_factory=list)  # the walkthrough ships these
     late: LateReview | None = None  # the order that waits in review past its target
+    ops: OpsReport | None = None  # the make-to-order stories of demo/operations.py
 
     def key_of(self, name: str) -> str:
         return next(u.key for u in self.users if u.name == name)
@@ -77,6 +79,8 @@ class DemoReport:
             out += self._parcels(sim_speed)
         if served:
             out += self._alerts(receiver)
+        if self.ops is not None:
+            out += self._operations(base_url, served, sim_speed)
         if self.highlights:
             out += ["", "Demo orders worth a look (GET with any key above):", ""]
             for label, order_no in self.highlights:
@@ -226,6 +230,54 @@ class DemoReport:
                 f"  tail -n 2 {log}",
                 f"  curl -s -w \"\\n\" {mgr} \"$BASE/api/v1/webhooks\"",
             ]
+        return out
+
+
+    def _operations(self, base_url: str, served: bool, speed: float) -> list[str]:
+        """The make-to-order stories: stock, purchasing, the supplier's link, production,
+        invoices and payments, as the order's timeline tells them."""
+        ops = self.ops
+        assert ops is not None
+        sales = '-H "Authorization: Bearer $SALES"'
+        out = ["", "Operations: an order that waits in another department, and moves on by "
+               "itself when the cause clears:", ""]
+        if ops.story_order:
+            no = ops.story_order
+            out += [
+                f"  # {no}: 20 hydraulic cylinders made to order. It waited for seal kits, "
+                "which the supplier confirmed and shipped through a signed link; the inbound "
+                "parcel's delivery freed the material; the work order failed QC once, was "
+                "reworked and passed; shipped, delivered, invoiced, paid in two parts, closed "
+                "by itself. The timeline tells it, with who and when:",
+                f"  curl -s -w \"\\n\" {sales} \"$BASE/api/v1/orders/{no}/timeline?parcels=false\"",
+                f"  curl -s -w \"\\n\" {sales} \"$BASE/api/v1/orders/{no}/billing\"",
+                f"  curl -s -w \"\\n\" {sales} \"$BASE/api/v1/work-orders?order_no={no}\"",
+                f"  curl -s -w \"\\n\" {sales} \"$BASE/api/v1/alerts?order_no={no}\"",
+            ]
+        live = ops.live
+        if live is not None:
+            link = f"{base_url}/supplier/po?t={live.token}"
+            out += [
+                f"  # {live.order_no} waits for seal kits now: the reason and the expected date",
+                f"  curl -s -w \"\\n\" {sales} "
+                f"\"$BASE/api/v1/orders/{live.order_no}/reservations\"",
+                f"  # The supplier's page for {live.po_no} (no account needed; open it in a "
+                "browser, zh-CN or en): confirm the date there, or here:",
+                f"  {link}",
+                f"  curl -s -o /dev/null -w '%{{http_code}}\\n' -X POST "
+                f"\"$BASE/supplier/po/confirm\" -d 't={live.token}' -d 'note=按期发货'",
+            ]
+            if served:
+                out += [
+                    "  # ...and give the inbound parcel's tracking number: the simulated "
+                    "carrier brings it (a journey of a day or two, played in "
+                    f"{_minutes(timedelta(days=1.5), speed)}); its delivery receives the kits, "
+                    "frees the material, and the order moves to production",
+                    f"  curl -s -o /dev/null -w '%{{http_code}}\\n' -X POST "
+                    f"\"$BASE/supplier/po/tracking\" -d 't={live.token}' -d 'carrier=sf' "
+                    f"-d 'tracking_number={live.tracking_number}'",
+                    f"  curl -s -w \"\\n\" {sales} \"$BASE/api/v1/orders/{live.order_no}\"",
+                ]
         return out
 
 
