@@ -186,8 +186,10 @@ class Script:
             self.enter("production", FACTORY)
             # The history's orders have no work orders (the operations story in
             # demo/operations.py has real ones): production reports completion by hand.
+            # (Draws as before this step changed: the same seed gives the same demo.)
+            rng.randint(10000, 99999)
             done = p.days(2, 9) if attempt == 0 else p.days(1, 3)
-            self.do(done, FACTORY, p.who("production"),
+            self.do(done, FACTORY, p.roles["production"][0],
                     Advance("qc", p.say(d, ("生产完工，送检", "Production done, sent to QC"))))
             self.enter("qc", FACTORY)
             if d.rework and attempt == 0:
