@@ -44,11 +44,21 @@ KNOWN_EVENTS: tuple[str, ...] = (
     "shipment.created", "shipment.status_changed", "shipment.exception",
     "shipment.attempt_failed", "shipment.delivered",
     "alert.opened", "alert.escalated", "alert.acknowledged", "alert.resolved",
+    "stock.received", "stock.issued", "stock.adjusted", "stock.transferred",
+    "reservation.completed", "reservation.waiting", "reservation.released",
+    "reservation.consumed",
+    "work_order.planned", "work_order.started", "work_order.step_completed",
+    "work_order.completed", "work_order.qc_passed", "work_order.qc_failed",
+    "purchase_order.created", "purchase_order.sent", "purchase_order.confirmed",
+    "purchase_order.date_changed", "purchase_order.shipped", "purchase_order.received",
+    "purchase_order.cancelled",
+    "invoice.issued", "invoice.voided", "payment.received", "payment.fully_paid",
     TEST_EVENT, DISABLED_EVENT,
 )
 KNOWN_PREFIXES = tuple(sorted({name.split(".", 1)[0] for name in KNOWN_EVENTS}))
 # The outbox events the fan-out consumer listens to (registry patterns).
-CONSUMED = ("order.*", "shipment.*", "alert.*", DISABLED_EVENT)
+CONSUMED = ("order.*", "shipment.*", "alert.*", "stock.*", "reservation.*", "work_order.*",
+            "purchase_order.*", "invoice.*", "payment.*", DISABLED_EVENT)
 
 
 def matches(patterns: Iterable[str], name: str) -> bool:
