@@ -489,7 +489,7 @@ def bench(
         help="where the large SQLite read dataset is cached (default bench/.data)")] = None,
     figure: Annotated[list[str] | None, typer.Option(
         help="only these figure groups: create, http, read, shipments, detect, alerts, jobs, "
-             "webhooks; repeat")] = None,
+             "webhooks, inventory; repeat")] = None,
     sqlite: Annotated[bool, typer.Option(help="measure on SQLite")] = True,
 ) -> None:
     """Measure the speed figures; prints one JSON line per figure (progress on stderr)."""

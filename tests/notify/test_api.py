@@ -101,7 +101,7 @@ def test_templates_are_validated_overridden_and_reset(client, people, db, clock,
     assert client.delete(url, headers=h).json()["overridden"] is False
     assert client.delete(url, headers=h).status_code == 404
     assert len(client.get("/api/v1/notification-templates",
-                          headers=h).json()["templates"]) == len(render.KINDS) * 2 == 30
+                          headers=h).json()["templates"]) == len(render.KINDS) * 2 == 32
 
 
 def test_the_delivery_log_filters(client, people, db, clock, settings):

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ordertrail.benchmarks import create, detect, hooks, ingest, reads, transitions
+from ordertrail.benchmarks import inventory as inventory_bench
 from ordertrail.benchmarks import jobs as jobs_bench
 from ordertrail.benchmarks import sweep as sweep_bench
 from ordertrail.benchmarks import webhooks as webhooks_bench
@@ -23,7 +24,8 @@ from ordertrail.benchmarks.common import Figure, host_info, log, prepare, scratc
 from ordertrail.benchmarks.dataset import dataset
 from ordertrail.config import Settings
 
-FIGURES = ("create", "http", "read", "shipments", "detect", "alerts", "jobs", "webhooks")
+FIGURES = ("create", "http", "read", "shipments", "detect", "alerts", "jobs", "webhooks",
+           "inventory")
 DEFAULT_CACHE = Path("bench/.data")
 
 
@@ -38,6 +40,7 @@ class Sizes:
     sweep: dict[str, int]  # open orders and how many of them are due, for one sweep
     jobs: int  # queued jobs drained by the worker(s)
     webhooks: dict[str, int]  # messages and endpoints delivered by the webhook pump
+    inventory: dict[str, int]  # order lines for availability, orders reserved, calls
 
     @classmethod
     def quick(cls) -> Sizes:
@@ -48,7 +51,8 @@ class Sizes:
                    read=reads.ReadSizes(warmup=0.2, duration=0.8, rounds=1, in_process=50),
                    stored=2000, ingest=ingest.IngestSizes.quick(),
                    hooks=hooks.HookSizes.quick(), sweep=dict(sweep_bench.QUICK),
-                   jobs=jobs_bench.QUICK_JOBS, webhooks={"messages": 1000, "endpoints": 4})
+                   jobs=jobs_bench.QUICK_JOBS, webhooks={"messages": 1000, "endpoints": 4},
+                   inventory=dict(inventory_bench.QUICK))
 
     @classmethod
     def full(cls, stored: int) -> Sizes:
@@ -60,7 +64,8 @@ class Sizes:
                    stored=stored, ingest=ingest.IngestSizes.full(),
                    hooks=hooks.HookSizes.full(),
                    sweep={"open_orders": 1_000_000, "due": 10_000}, jobs=100_000,
-                   webhooks={"messages": 20_000, "endpoints": 8})
+                   webhooks={"messages": 20_000, "endpoints": 8},
+                   inventory=dict(inventory_bench.FULL))
 
 
 def expected_names(batch: int = 500) -> list[str]:
@@ -68,7 +73,8 @@ def expected_names(batch: int = 500) -> list[str]:
     return ["create_order_per_commit", f"create_order_batch_{batch}", "transition_http_rate",
             "get_order_p99_server_ms", "list_orders_by_stage_p99_server_ms",
             "ingest_events_batch", "webhook_push_http_rate", "sla_sweep_open_alerts",
-            "webhook_deliveries_rate"]
+            "webhook_deliveries_rate", "inventory_availability_50_lines_ms",
+            "inventory_reservations_rate"]
 
 
 def _run_database(kind: str, settings: Settings, sizes: Sizes, workdir: Path,
@@ -113,6 +119,10 @@ def _run_database(kind: str, settings: Settings, sizes: Sizes, workdir: Path,
     if "webhooks" in figures:
         with scratch_database(kind, workdir, pg_url, "webhooks") as url:
             for fig in webhooks_bench.run_webhooks(url, **sizes.webhooks):
+                emit(fig)
+    if "inventory" in figures:
+        with scratch_database(kind, workdir, pg_url, "inventory") as url:
+            for fig in inventory_bench.run_inventory(url, **sizes.inventory):
                 emit(fig)
     if "read" in figures:
         with dataset(kind, sizes.stored, settings, workdir, pg_url=pg_url,

@@ -21,8 +21,8 @@ invoice_app = typer.Typer(help="Invoices: issue, list, show, void.", no_args_is_
 app.add_typer(invoice_app, name="invoice")
 log = logging.getLogger("ordertrail.billing")
 
-AsUser = Annotated[str | None, typer.Option("--as", help="acting user (default: the CLI as "
-                                                         "admin)")]
+AsUser = Annotated[str | None, typer.Option(
+    "--user", "--as", help="acting user (default: the CLI as admin)")]
 JsonOut = Annotated[bool, typer.Option("--json", help="print JSON")]
 
 

@@ -23,6 +23,7 @@ from ordertrail.order.schemas import (
     TimelineItem,
     TransitionOption,
     TransitionOptions,
+    WaitingRead,
 )
 
 CENT = Decimal("0.01")
@@ -83,7 +84,17 @@ def order_read(ctx: Ctx, order: Order) -> OrderRead:
         tags=list(order.tags or []), custom=dict(order.custom or {}),
         created_at=order.created_at, updated_at=order.updated_at,
         approval=approval_status(ctx, order, flow),
+        waiting=waiting_of(ctx, order),
     )
+
+
+def waiting_of(ctx: Ctx, order: Order) -> WaitingRead | None:
+    """What the order waits for outside its flow (short stock), or None."""
+    if order.status not in ("active", "on_hold"):
+        return None
+    from ordertrail.inventory import read as stock  # a domain below the order read
+
+    return stock.waiting_of(ctx.session, order.id)
 
 
 def order_page(ctx: Ctx, flt: repo.OrderFilter, sort: str, cursor: str | None,

@@ -137,6 +137,23 @@ class ApprovalStatus(BaseModel):
     approvals: list[dict[str, Any]]
 
 
+class WaitingItem(BaseModel):
+    sku: str
+    short_qty: Decimal
+    expected_at: datetime | None = Field(description="earliest expected receipt, if known")
+    reason: Label
+
+
+class WaitingRead(BaseModel):
+    """Why an order is held up outside its own flow (kind ``stock``: short SKUs)."""
+
+    kind: str
+    since: datetime | None
+    expected_at: datetime | None
+    reason: Label
+    items: list[WaitingItem]
+
+
 class OrderRead(BaseModel):
     order_no: str
     flow: str
@@ -163,6 +180,8 @@ class OrderRead(BaseModel):
     created_at: datetime
     updated_at: datetime
     approval: ApprovalStatus | None = None
+    waiting: WaitingRead | None = Field(
+        default=None, description="what the order waits for (e.g. stock), or null")
 
 
 class OrderSummary(BaseModel):

@@ -20,7 +20,7 @@ app.add_typer(centers_app, name="work-center")
 app.add_typer(routing_app, name="routing")
 app.add_typer(wo_app, name="wo")
 
-AsUser = Annotated[str | None, typer.Option("--as", help="acting user name (default: the "
+AsUser = Annotated[str | None, typer.Option("--user", "--as", help="acting user name (default: the "
                                                          "local operator, as admin)")]
 JsonOut = Annotated[bool, typer.Option("--json", help="print JSON")]
 

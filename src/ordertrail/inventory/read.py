@@ -1,0 +1,160 @@
+"""Read side of stock for orders: availability, reservations, waiting, shortages.
+
+Availability of an order is four indexed queries whatever its size (order, lines with their
+products, stock rows of its SKUs, its reservations): no query per line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ordertrail.errors import NotFound
+from ordertrail.i18n import Msg, render
+from ordertrail.inventory.catalog import ZERO
+from ordertrail.inventory.ledger import STOCK
+from ordertrail.inventory.needs import fully_reserved, lines_and_needs
+from ordertrail.inventory.reservations import sku_reason, waiting_reason
+from ordertrail.inventory.schemas import (
+    AvailabilityRead,
+    LineAvailability,
+    ReservationRead,
+    ReservationsRead,
+    WarehouseAvailability,
+)
+from ordertrail.models import Order, OrderLine
+from ordertrail.models.inventory import OrderStock, Reservation, StockWait, Warehouse
+from ordertrail.order.schemas import Label, WaitingItem, WaitingRead
+
+
+@dataclass(frozen=True)
+class Shortage:
+    """A SKU open orders wait for: how much in all, which orders, since when."""
+
+    sku: str
+    short_qty: Decimal
+    order_ids: list[int]
+    waiting_since: datetime
+
+
+def order_id_of(session: Session, order_no: str) -> int:
+    oid = session.scalar(select(Order.id).where(Order.order_no == order_no))
+    if oid is None:
+        raise NotFound(Msg("No order {order_no}.", {"order_no": order_no}),
+                       code="unknown_order")
+    return int(oid)
+
+
+def availability(session: Session, order_no: str) -> AvailabilityRead:
+    """Per need line: reserved for the order, free stock per warehouse, and whether the line
+    is available, partial or short (by how much)."""
+    order_id = order_id_of(session, order_no)
+    needs, untracked = lines_and_needs(session, order_id)
+    skus = sorted({n.sku for n in needs})
+    stock: dict[str, list[tuple[str, Decimal, Decimal, int]]] = {}
+    codes: dict[int, str] = {}
+    if skus:
+        for sku, wid, code, on_hand, reserved in session.execute(
+                select(STOCK.c.sku, STOCK.c.warehouse_id, Warehouse.code, STOCK.c.on_hand,
+                       STOCK.c.reserved)
+                .join(Warehouse, Warehouse.id == STOCK.c.warehouse_id)
+                .where(STOCK.c.sku.in_(skus)).order_by(Warehouse.code)):
+            stock.setdefault(sku, []).append((code, on_hand, reserved, wid))
+            codes[wid] = code
+    held: dict[tuple[int, str, int], Decimal] = {}
+    for line_id, sku, wid, qty, released in session.execute(
+            select(Reservation.order_line_id, Reservation.sku, Reservation.warehouse_id,
+                   Reservation.qty, Reservation.released)
+            .where(Reservation.order_id == order_id, Reservation.purpose == "need")):
+        held[(line_id, sku, wid)] = held.get((line_id, sku, wid), ZERO) + qty - released
+    lines: list[LineAvailability] = []
+    for n in needs:
+        per_wh = []
+        reserved_total = free_total = ZERO
+        for code, on_hand, reserved, wid in stock.get(n.sku, []):
+            mine = held.pop((n.order_line_id, n.sku, wid), ZERO)
+            free = max(on_hand - reserved, ZERO)
+            reserved_total += mine
+            free_total += free
+            per_wh.append(WarehouseAvailability(warehouse=code, on_hand=on_hand, available=free,
+                                                reserved_for_order=mine))
+        reserved_total = min(reserved_total, n.qty)
+        short = max(n.qty - reserved_total - free_total, ZERO)
+        state = ("available" if short == 0 else
+                 "partial" if reserved_total + free_total > 0 else "short")
+        lines.append(LineAvailability(
+            line_no=n.line_no, sku=n.sku, component_of=n.component_of, qty=n.qty,
+            reserved=reserved_total, available=free_total, state=state, short=short,
+            warehouses=per_wh))
+    states = {ln.state for ln in lines}
+    overall = ("available" if states <= {"available"} else
+               "short" if states == {"short"} else "partial")
+    return AvailabilityRead(order_no=order_no, state=overall, lines=lines, untracked=untracked)
+
+
+def waiting_of(session: Session, order_id: int) -> WaitingRead | None:
+    """The order's "waiting for stock" record (reason per short SKU, expected date)."""
+    rows = list(session.execute(select(StockWait.sku, StockWait.short_qty, StockWait.since_at,
+                                       StockWait.expected_at)
+                                .where(StockWait.order_id == order_id)
+                                .order_by(StockWait.sku)))
+    if not rows:
+        return None
+    shortfall = {r.sku: r.short_qty for r in rows}
+    expected = {r.sku: r.expected_at for r in rows if r.expected_at is not None}
+    dates = list(expected.values())
+    return WaitingRead(
+        kind="stock", since=min(r.since_at for r in rows),
+        expected_at=min(dates) if dates else None,
+        reason=_label(waiting_reason(shortfall, expected)),
+        items=[WaitingItem(sku=r.sku, short_qty=r.short_qty, expected_at=r.expected_at,
+                           reason=_label(sku_reason(r.sku, r.short_qty, r.expected_at)))
+               for r in rows])
+
+
+def _label(msg: Msg) -> Label:
+    return Label(en=render(msg, "en"), zh=render(msg, "zh-CN"))
+
+
+def reservations_read(session: Session, order_no: str) -> ReservationsRead:
+    """The order's reservation rows, its state and what it waits for."""
+    order_id = order_id_of(session, order_no)
+    rows = session.execute(
+        select(Reservation, Warehouse.code, OrderLine.line_no)
+        .join(Warehouse, Warehouse.id == Reservation.warehouse_id)
+        .join(OrderLine, OrderLine.id == Reservation.order_line_id)
+        .where(Reservation.order_id == order_id)
+        .order_by(OrderLine.line_no, Reservation.sku, Warehouse.code))
+    items = [ReservationRead(line_no=line_no, sku=r.sku, component_of=r.component_of,
+                             warehouse=code, purpose=r.purpose, qty=r.qty, consumed=r.consumed,
+                             released=r.released, open=r.qty - r.consumed - r.released)
+             for r, code, line_no in rows]
+    st = session.get(OrderStock, order_id)
+    full = fully_reserved(session, order_id)
+    state = st.state if st is not None and st.state != "new" else ("reserved" if items
+                                                                    else "none")
+    return ReservationsRead(order_no=order_no, state=state, fully_reserved=full,
+                            reserved_at=st.reserved_at if st else None, items=items,
+                            waiting=waiting_of(session, order_id))
+
+
+def shortages(session: Session) -> list[Shortage]:
+    """What open orders wait for, per SKU (procurement suggests purchases from it)."""
+    rows = session.execute(
+        select(StockWait.sku, StockWait.order_id, StockWait.short_qty, StockWait.since_at)
+        .join(Order, Order.id == StockWait.order_id)
+        .where(Order.status.in_(("active", "on_hold")))
+        .order_by(StockWait.sku, StockWait.order_id))
+    out: dict[str, Shortage] = {}
+    for sku, oid, short, since in rows:
+        hit = out.get(sku)
+        if hit is None:
+            out[sku] = Shortage(sku, short, [oid], since)
+        else:
+            out[sku] = Shortage(sku, hit.short_qty + short, [*hit.order_ids, oid],
+                                min(hit.waiting_since, since))
+    return list(out.values())
