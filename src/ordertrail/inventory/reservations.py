@@ -53,7 +53,7 @@ MAX_REPLANS = 8
 class ReservationState:
     """Where an order stands after ``reserve_order``: ``reserved`` (every need held),
     ``waiting`` (``shortfall`` per SKU, ``expected_at`` from procurement), ``none`` (nothing
-    tracked: counts as reserved), ``released`` or ``closed`` (cancelled/completed order)."""
+    tracked: nothing is missing, but ``reservation.completed`` does not fire), ``released`` or ``closed`` (cancelled/completed order)."""
 
     order_id: int
     order_no: str
@@ -271,6 +271,27 @@ def _sync_waits(ctx: Ctx, order_id: int, shortfall: dict[str, Decimal],
         [{"order_id": order_id, "sku": sku, "short_qty": q, "since_at": now,
           "expected_at": expected.get(sku), "updated_at": now}
          for sku, q in sorted(shortfall.items())])
+
+
+def refresh_expected(ctx: Ctx, skus: list[str]) -> None:
+    """Purchase orders' dates changed for ``skus``: each wait takes procurement's new expected
+    date, and each waiting order its earliest one (the rule ``reserve_order`` applies)."""
+    if not skus:
+        return
+    s = ctx.session
+    expected = needs_mod.expected_receipts(s, skus)
+    for sku in skus:
+        s.execute(update(WAITS).where(WAITS.c.sku == sku)
+                  .values(expected_at=expected.get(sku)))
+    firsts: dict[int, datetime | None] = {}
+    for order_id, at in s.execute(
+            select(WAITS.c.order_id, WAITS.c.expected_at).where(WAITS.c.order_id.in_(
+                select(WAITS.c.order_id).where(WAITS.c.sku.in_(skus))))):
+        best = firsts.get(order_id)
+        firsts[order_id] = at if best is None or (at is not None and at < best) else best
+    for order_id, first in firsts.items():
+        s.execute(update(STATE).where(STATE.c.order_id == order_id,
+                                      STATE.c.state == "waiting").values(expected_at=first))
 
 
 def waiting_reason(shortfall: dict[str, Decimal], expected: dict[str, datetime]) -> Msg:

@@ -35,6 +35,7 @@ from ordertrail.inventory.reservations import (
     allocate_waiting,
     consume,
     receive_produced,
+    refresh_expected,
     release_order,
     reserve_order,
 )
@@ -44,7 +45,8 @@ __all__ = [
     "Movement", "Need", "ReservationState", "Shortage", "availability", "consume",
     "create_product", "create_warehouse", "default_warehouse", "fully_reserved",
     "get_product", "list_movements", "list_products", "list_stock", "list_warehouses",
-    "move", "needs_of_order", "read_product", "receive", "receive_produced", "release_order",
+    "move", "needs_of_order", "read_product", "receive", "receive_produced", "refresh_expected",
+    "release_order",
     "reservations_read", "reserve_order", "shortages", "update_product", "waiting_of",
     "waiting_orders",
 ]

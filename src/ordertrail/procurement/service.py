@@ -415,42 +415,11 @@ def set_date(ctx: Ctx, po: PurchaseOrder, when: datetime | None, note: str | Non
 
 
 def follow_expected(ctx: Ctx, skus: Sequence[str]) -> None:
-    """The waiting orders' expected date follows the purchase orders' dates.
-
-    Uses inventory's ``refresh_expected(ctx, skus)`` when it has one; else sets the waits'
-    expected dates (``stock_waits``) and each waiting order's earliest one (``order_stock``,
-    the rule inventory applies when it reserves) from ``expected_receipts``.
-    """
-    wanted = sorted(set(skus))
-    if not wanted:
-        return
+    """The waiting orders' expected date follows the purchase orders' dates (inventory owns
+    the waits and applies the dates)."""
     from ordertrail.inventory import service as inventory
 
-    refresh = getattr(inventory, "refresh_expected", None)
-    if refresh is not None:
-        refresh(ctx, wanted)
-        return
-    from sqlalchemy import update
-
-    from ordertrail.models.inventory import OrderStock, StockWait
-
-    session = ctx.session
-    expected = expected_receipts(session, wanted)
-    for sku in wanted:
-        session.execute(update(StockWait).where(StockWait.sku == sku)
-                        .values(expected_at=expected.get(sku)))
-    ids = set(session.scalars(select(StockWait.order_id).where(StockWait.sku.in_(wanted))))
-    if not ids:
-        return
-    firsts: dict[int, datetime | None] = {}
-    for order_id, at in session.execute(select(StockWait.order_id, StockWait.expected_at)
-                                        .where(StockWait.order_id.in_(ids))):
-        best = firsts.get(order_id)
-        firsts[order_id] = at if best is None or (at is not None and at < best) else best
-    for order_id, first in firsts.items():
-        session.execute(update(OrderStock).where(OrderStock.order_id == order_id,
-                                                 OrderStock.state == "waiting")
-                        .values(expected_at=first))
+    inventory.refresh_expected(ctx, sorted(set(skus)))
 
 
 def mark_sent(ctx: Ctx, po_no: str) -> PurchaseOrder:
