@@ -76,6 +76,23 @@ def head_and_needs(session: Session, order_id: int, *, lock: bool = False,
     return head, _needs(rows)[0]
 
 
+def needs_by_number(session: Session, order_no: str,
+                    ) -> tuple[int | None, list[Need], list[str]]:
+    """``lines_and_needs`` found by order number in the same query: (order id or None when
+    there is no such order, need lines, untracked SKUs)."""
+    rows = session.execute(
+        select(Order.id.label("order_id"), OrderLine.id, OrderLine.line_no, OrderLine.sku,
+               OrderLine.qty, Product.id.label("pid"), Product.make_to_order, Product.bom)
+        .select_from(Order)
+        .outerjoin(OrderLine, OrderLine.order_id == Order.id)
+        .outerjoin(Product, Product.sku == OrderLine.sku)
+        .where(Order.order_no == order_no).order_by(OrderLine.line_no)).all()
+    if not rows:
+        return None, [], []
+    needs, untracked = _needs(rows)
+    return int(rows[0].order_id), needs, untracked
+
+
 def lines_and_needs(session: Session, order_id: int) -> tuple[list[Need], list[str]]:
     """The order's need lines and the SKUs of its lines that are not products."""
     rows = session.execute(

@@ -10,14 +10,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import null, select, union_all
 from sqlalchemy.orm import Session
 
 from ordertrail.errors import NotFound
 from ordertrail.i18n import Msg, render
 from ordertrail.inventory.catalog import ZERO
 from ordertrail.inventory.ledger import STOCK
-from ordertrail.inventory.needs import fully_reserved, lines_and_needs
+from ordertrail.inventory.needs import fully_reserved, needs_by_number
 from ordertrail.inventory.reservations import sku_reason, waiting_reason
 from ordertrail.inventory.schemas import (
     AvailabilityRead,
@@ -52,25 +52,31 @@ def order_id_of(session: Session, order_no: str) -> int:
 def availability(session: Session, order_no: str) -> AvailabilityRead:
     """Per need line: reserved for the order, free stock per warehouse, and whether the line
     is available, partial or short (by how much)."""
-    order_id = order_id_of(session, order_no)
-    needs, untracked = lines_and_needs(session, order_id)
+    # Two queries: the order with its need lines; then its SKUs' stock rows and its own
+    # reservations together (a UNION ALL told apart by the line column).
+    order_id, needs, untracked = needs_by_number(session, order_no)
+    if order_id is None:
+        raise NotFound(Msg("No order {order_no}.", {"order_no": order_no}),
+                       code="unknown_order")
     skus = sorted({n.sku for n in needs})
     stock: dict[str, list[tuple[str, Decimal, Decimal, int]]] = {}
-    codes: dict[int, str] = {}
-    if skus:
-        for sku, wid, code, on_hand, reserved in session.execute(
-                select(STOCK.c.sku, STOCK.c.warehouse_id, Warehouse.code, STOCK.c.on_hand,
-                       STOCK.c.reserved)
-                .join(Warehouse, Warehouse.id == STOCK.c.warehouse_id)
-                .where(STOCK.c.sku.in_(skus)).order_by(Warehouse.code)):
-            stock.setdefault(sku, []).append((code, on_hand, reserved, wid))
-            codes[wid] = code
     held: dict[tuple[int, str, int], Decimal] = {}
-    for line_id, sku, wid, qty, released in session.execute(
-            select(Reservation.order_line_id, Reservation.sku, Reservation.warehouse_id,
-                   Reservation.qty, Reservation.released)
-            .where(Reservation.order_id == order_id, Reservation.purpose == "need")):
-        held[(line_id, sku, wid)] = held.get((line_id, sku, wid), ZERO) + qty - released
+    if skus:
+        stock_rows = (select(STOCK.c.sku, STOCK.c.warehouse_id, Warehouse.code,
+                             STOCK.c.on_hand.label("a"), STOCK.c.reserved.label("b"),
+                             null().label("line_id"))
+                      .join(Warehouse, Warehouse.id == STOCK.c.warehouse_id)
+                      .where(STOCK.c.sku.in_(skus)))
+        mine = (select(Reservation.sku, Reservation.warehouse_id, null(), Reservation.qty,
+                       Reservation.released, Reservation.order_line_id)
+                .where(Reservation.order_id == order_id, Reservation.purpose == "need"))
+        rows = session.execute(union_all(stock_rows, mine)).all()
+        for sku, wid, code, a, b, _line in sorted(
+                (r for r in rows if r[5] is None), key=lambda r: r[2]):
+            stock.setdefault(sku, []).append((code, a, b, wid))
+        for sku, wid, _code, qty, released, line_id in rows:
+            if line_id is not None:
+                held[(line_id, sku, wid)] = held.get((line_id, sku, wid), ZERO) + qty - released
     lines: list[LineAvailability] = []
     for n in needs:
         per_wh = []

@@ -53,7 +53,8 @@ MAX_REPLANS = 8
 class ReservationState:
     """Where an order stands after ``reserve_order``: ``reserved`` (every need held),
     ``waiting`` (``shortfall`` per SKU, ``expected_at`` from procurement), ``none`` (nothing
-    tracked: nothing is missing, but ``reservation.completed`` does not fire), ``released`` or ``closed`` (cancelled/completed order)."""
+    tracked: nothing is missing, but ``reservation.completed`` does not fire), ``released``
+    or ``closed`` (cancelled/completed order)."""
 
     order_id: int
     order_no: str
