@@ -76,17 +76,18 @@ def head_and_needs(session: Session, order_id: int, *, lock: bool = False,
     return head, _needs(rows)[0]
 
 
+_BY_NUMBER = (select(_O.c.id.label("order_id"), _L.c.id, _L.c.line_no, _L.c.sku, _L.c.qty,
+                     _P.c.id.label("pid"), _P.c.make_to_order, _P.c.bom)
+              .select_from(_O).outerjoin(_L, _L.c.order_id == _O.c.id)
+              .outerjoin(_P, _P.c.sku == _L.c.sku)
+              .where(_O.c.order_no == bindparam("no")).order_by(_L.c.line_no))
+
+
 def needs_by_number(session: Session, order_no: str,
                     ) -> tuple[int | None, list[Need], list[str]]:
     """``lines_and_needs`` found by order number in the same query: (order id or None when
     there is no such order, need lines, untracked SKUs)."""
-    rows = session.execute(
-        select(Order.id.label("order_id"), OrderLine.id, OrderLine.line_no, OrderLine.sku,
-               OrderLine.qty, Product.id.label("pid"), Product.make_to_order, Product.bom)
-        .select_from(Order)
-        .outerjoin(OrderLine, OrderLine.order_id == Order.id)
-        .outerjoin(Product, Product.sku == OrderLine.sku)
-        .where(Order.order_no == order_no).order_by(OrderLine.line_no)).all()
+    rows = session.connection().execute(_BY_NUMBER, {"no": order_no}).all()
     if not rows:
         return None, [], []
     needs, untracked = _needs(rows)
