@@ -6,10 +6,11 @@ Setup through the services (products, two warehouses, receipts, orders). Measure
   its own session (as the API's reader runs it); the median of ``calls``. Baseline, in the
   same run: one indexed SELECT of the same order's lines in a session of its own.
 - ``inventory_reservations_rate``: ``orders`` one-line orders over 20 SKUs, each SKU
-  stocked for only 3/4 of its orders (over two warehouses), each reserved by
-  ``reserve_order`` as the API's writes run: one change of the group committer (its own
-  savepoint, several changes per commit; one writer thread on SQLite, as ordertrail runs it,
-  several on PostgreSQL), 16 callers at a time each waiting for its answer. Every call counts
+  stocked for only 3/4 of its orders (over two warehouses), each reserved as the API's
+  ``POST …/reservations`` runs it: the group committer merges the requests that arrive
+  together into one ``reserve_orders`` call and one commit (one writer thread on SQLite, as
+  ordertrail runs it, several on PostgreSQL), 16 callers at a time each waiting for its
+  answer (the answer's read of the order's reservations is not timed). Every call counts
   (a shortfall is written as waiting, with its timeline row and event). Checked: exactly the
   stocked units are held, and each stock row equals its ledger. Baseline: the bare
   no-oversell UPDATE of a stock row through the same committer and callers.
@@ -157,9 +158,9 @@ def _threads(n: int, items: list[Any], fn: Any) -> float:
 
 def _reservations(engine: Engine, ids: list[int], stocked: int, clients: int,
                   ) -> tuple[float, float, dict[str, Any]]:
-    """Reservations as the API writes them: each call one change of the group committer
-    (its own savepoint; several changes share a commit), ``clients`` callers at a time, each
-    waiting for its answer."""
+    """Reservations as the API writes them: the group committer merges the requests that
+    arrive together into one ``reserve_orders`` call and one commit; ``clients`` callers at
+    a time, each waiting for its answer."""
     from ordertrail.api.commits import GroupCommitter
     from ordertrail.api.deps import PG_WRITERS
 
@@ -170,10 +171,12 @@ def _reservations(engine: Engine, ids: list[int], stocked: int, clients: int,
     committer = GroupCommitter(factory, writers=writers)
     done: list[bool] = []
 
+    def merged(s: Session, oids: list[int]) -> list[bool]:
+        return [r.complete for r in inv.reserve_orders(Ctx(s, SYSTEM_ACTOR, clock, settings),
+                                                        oids)]
+
     def reserve(oid: int) -> None:
-        def change(s: Session) -> bool:
-            return inv.reserve_order(Ctx(s, SYSTEM_ACTOR, clock, settings), oid).complete
-        done.append(committer.submit(change).result())
+        done.append(committer.submit_batched("reserve", oid, merged).result())
 
     seconds = _threads(clients, ids, reserve)
     with factory() as s:

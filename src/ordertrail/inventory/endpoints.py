@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response
+from sqlalchemy.orm import Session
 
-from ordertrail.api.deps import Reader, Writer, reader, writer
+from ordertrail.api.deps import Reader, Writer, committer, reader, writer
 from ordertrail.context import Ctx
 from ordertrail.inventory import ledger, service
 from ordertrail.inventory.read import order_id_of
@@ -150,11 +151,31 @@ async def reservations(order_no: OrderNo, r: Reader = Depends(reader)) -> Respon
 async def reserve(order_no: OrderNo, w: Writer = Depends(writer)) -> Response:
     """Reserve now what is still missing (idempotent); a shortfall waits for stock."""
 
+    if w.key is None:
+        # Concurrent requests of one user share one reserve_orders() call in the group
+        # commit; each gets its own answer after the commit (an Idempotency-Key goes the
+        # writer's usual way, which stores the answer for retries).
+        result = await committer(w.state).run_batched(
+            ("reserve", w.actor.user_id, w.actor.name), order_no, _Reserve(w))
+        return Response(result.model_dump_json().encode(), media_type="application/json")
+
     def run(ctx: Ctx) -> ReservationsRead:
         service.reserve_order(ctx, order_id_of(ctx.session, order_no))
         return service.reservations_read(ctx.session, order_no)
 
     return await w.arun(run)
+
+
+class _Reserve:
+    """Merge for the group commit: one user's reservation requests of a group at once."""
+
+    def __init__(self, w: Writer) -> None:
+        self.actor, self.state = w.actor, w.state
+
+    def __call__(self, session: Session, order_nos: list[str]) -> list[ReservationsRead]:
+        ctx = Ctx(session, self.actor, self.state.clock, self.state.settings)
+        service.reserve_numbers(ctx, order_nos)
+        return [service.reservations_read(session, no) for no in order_nos]
 
 
 @router.delete("/orders/{order_no}/reservations", response_model=ReservationsRead,

@@ -36,12 +36,13 @@ class Need:
 _O, _L, _P, _S = (Order.__table__, OrderLine.__table__, Product.__table__,
                   OrderStock.__table__)
 # Built once (and in Core, without the ORM layer): reserving an order runs this every time.
-_HEAD = (select(_O.c.order_no, _O.c.status, _O.c.custom, _O.c.stage, _O.c.flow_version_id,
-                _S.c.state, _S.c.shortfall, _S.c.waiting_since, _L.c.id, _L.c.line_no,
-                _L.c.sku, _L.c.qty, _P.c.id.label("pid"), _P.c.make_to_order, _P.c.bom)
-         .select_from(_O).outerjoin(_S, _S.c.order_id == _O.c.id)
-         .outerjoin(_L, _L.c.order_id == _O.c.id).outerjoin(_P, _P.c.sku == _L.c.sku)
-         .where(_O.c.id == bindparam("oid")).order_by(_L.c.line_no))
+_HEAD_BASE = (select(_O.c.order_no, _O.c.status, _O.c.custom, _O.c.stage,
+                     _O.c.flow_version_id, _S.c.state, _S.c.shortfall, _S.c.waiting_since,
+                     _L.c.id, _L.c.line_no, _L.c.sku, _L.c.qty, _P.c.id.label("pid"),
+                     _P.c.make_to_order, _P.c.bom, _O.c.id.label("order_id"))
+              .select_from(_O).outerjoin(_S, _S.c.order_id == _O.c.id)
+              .outerjoin(_L, _L.c.order_id == _O.c.id).outerjoin(_P, _P.c.sku == _L.c.sku))
+_HEAD = _HEAD_BASE.where(_O.c.id == bindparam("oid")).order_by(_L.c.line_no)
 _HEAD_LOCK = _HEAD.with_for_update(of=_O)
 _COVERED = (select(Reservation.__table__.c.order_line_id, Reservation.__table__.c.sku,
                    Reservation.__table__.c.qty, Reservation.__table__.c.released)
@@ -61,6 +62,27 @@ class OrderHead:
     state: str | None
     shortfall: dict[str, Any]
     waiting_since: datetime | None
+
+
+_HEADS = (_HEAD_BASE.where(_O.c.id.in_(bindparam("oids", expanding=True)))
+          .order_by(_O.c.id, _L.c.line_no))
+_HEADS_LOCK = _HEADS.with_for_update(of=_O)
+
+
+def heads_and_needs(session: Session, order_ids: list[int], *, lock: bool = False,
+                    ) -> dict[int, tuple[OrderHead, list[Need]]]:
+    """``head_and_needs`` of many orders in one query (locked in id order with ``lock``)."""
+    rows = session.execute(_HEADS_LOCK if lock else _HEADS,
+                           {"oids": sorted(set(order_ids))}).all()
+    by_order: dict[int, list[Any]] = {}
+    for r in rows:
+        by_order.setdefault(r.order_id, []).append(r)
+    out: dict[int, tuple[OrderHead, list[Need]]] = {}
+    for oid, group in by_order.items():
+        r = group[0]
+        out[oid] = (OrderHead(r.order_no, r.status, r.custom or {}, r.stage, r.flow_version_id,
+                              r.state, r.shortfall or {}, r.waiting_since), _needs(group)[0])
+    return out
 
 
 def head_and_needs(session: Session, order_id: int, *, lock: bool = False,

@@ -67,6 +67,17 @@ def timeline(ctx: Ctx, order_id: int, kind: str, note: str | None, data: dict[st
         "source": source or who.source, "data": data}])
 
 
+def timeline_many(ctx: Ctx, rows: list[tuple[int, str, str | None, dict[str, Any]]]) -> None:
+    """Timeline rows (order id, kind, note, data) as the acting user, in one statement."""
+    if not rows:
+        return
+    who, now, role = ctx.actor, ctx.clock.now(), _role(ctx)
+    ctx.session.execute(insert(TimelineEntry.__table__), [{
+        "order_id": order_id, "at": now, "kind": kind, "actor_id": who.user_id,
+        "actor": who.name, "role": role, "from_stage": None, "to_stage": None, "note": note,
+        "source": who.source, "data": data} for order_id, kind, note, data in rows])
+
+
 def _role(ctx: Ctx) -> str | None:
     roles = sorted(ctx.actor.roles)
     return roles[0] if roles else None
