@@ -39,6 +39,7 @@ class AppState:
     clock: Clock
     settings: Settings
     committer: GroupCommitter | None = field(default=None, repr=False)
+    stock_committer: GroupCommitter | None = field(default=None, repr=False)
 
 
 async def get_state(request: Request) -> AppState:
@@ -226,6 +227,20 @@ def committer(state: AppState) -> GroupCommitter:
                 state.committer = GroupCommitter(state.factory,
                                                  writers=1 if sqlite else PG_WRITERS)
     return state.committer
+
+
+def stock_committer(state: AppState) -> GroupCommitter:
+    """The writer of stock reservations: one thread, so that concurrent reservations merge
+    into large groups. They contend for the same stock rows, which on PostgreSQL several
+    writers would only take turns locking (measured: 4 writers about 700/s, 1 writer about
+    1,100/s, `ordertrail bench --figure inventory`). SQLite has one writer anyway: the app's."""
+    if state.engine.dialect.name == "sqlite":
+        return committer(state)
+    if state.stock_committer is None:
+        with _COMMITTERS_GUARD:
+            if state.stock_committer is None:
+                state.stock_committer = GroupCommitter(state.factory, writers=1)
+    return state.stock_committer
 
 
 async def writer(request: Request, state: AppState = Depends(get_state),

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Response
 from sqlalchemy.orm import Session
 
-from ordertrail.api.deps import Reader, Writer, committer, reader, writer
+from ordertrail.api.deps import Reader, Writer, reader, stock_committer, writer
 from ordertrail.context import Ctx
 from ordertrail.inventory import ledger, service
 from ordertrail.inventory.read import order_id_of
@@ -155,7 +155,7 @@ async def reserve(order_no: OrderNo, w: Writer = Depends(writer)) -> Response:
         # Concurrent requests of one user share one reserve_orders() call in the group
         # commit; each gets its own answer after the commit (an Idempotency-Key goes the
         # writer's usual way, which stores the answer for retries).
-        result = await committer(w.state).run_batched(
+        result = await stock_committer(w.state).run_batched(
             ("reserve", w.actor.user_id, w.actor.name), order_no, _Reserve(w))
         return Response(result.model_dump_json().encode(), media_type="application/json")
 

@@ -9,7 +9,8 @@ from datetime import datetime
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, case, select
+from sqlalchemy import BigInteger, any_, bindparam, case, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from ordertrail.models import Order, OrderLine
@@ -67,13 +68,18 @@ class OrderHead:
 _HEADS = (_HEAD_BASE.where(_O.c.id.in_(bindparam("oids", expanding=True)))
           .order_by(_O.c.id, _L.c.line_no))
 _HEADS_LOCK = _HEADS.with_for_update(of=_O)
+# PostgreSQL: one array parameter, so the statement's text never changes with the number of
+# orders and psycopg's prepared statement (no planning) serves every group.
+_HEADS_PG_LOCK = (_HEAD_BASE.where(_O.c.id == any_(bindparam("oids", type_=ARRAY(BigInteger))))
+                  .order_by(_O.c.id, _L.c.line_no).with_for_update(of=_O))
 
 
 def heads_and_needs(session: Session, order_ids: list[int], *, lock: bool = False,
                     ) -> dict[int, tuple[OrderHead, list[Need]]]:
     """``head_and_needs`` of many orders in one query (locked in id order with ``lock``)."""
-    rows = session.execute(_HEADS_LOCK if lock else _HEADS,
-                           {"oids": sorted(set(order_ids))}).all()
+    pg = session.get_bind().dialect.name == "postgresql"
+    stmt = (_HEADS_PG_LOCK if pg else _HEADS_LOCK) if lock else _HEADS
+    rows = session.execute(stmt, {"oids": sorted(set(order_ids))}).all()
     by_order: dict[int, list[Any]] = {}
     for r in rows:
         by_order.setdefault(r.order_id, []).append(r)

@@ -17,7 +17,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select, text, update
+from sqlalchemy import String, any_, bindparam, delete, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -83,9 +84,12 @@ _UNHOLD = (update(STOCK)
 
 
 _WH = Warehouse.__table__
-_FREE = (select(STOCK.c.id, STOCK.c.sku, STOCK.c.warehouse_id, _WH.c.code, STOCK.c.on_hand,
-                STOCK.c.reserved).join(_WH, _WH.c.id == STOCK.c.warehouse_id)
-         .where(STOCK.c.sku.in_(bindparam("skus", expanding=True))))
+_FREE_BASE = (select(STOCK.c.id, STOCK.c.sku, STOCK.c.warehouse_id, _WH.c.code,
+                     STOCK.c.on_hand, STOCK.c.reserved)
+              .join(_WH, _WH.c.id == STOCK.c.warehouse_id))
+_FREE = _FREE_BASE.where(STOCK.c.sku.in_(bindparam("skus", expanding=True)))
+# PostgreSQL: an array parameter keeps one statement text (prepared once, never re-planned).
+_FREE_PG = _FREE_BASE.where(STOCK.c.sku == any_(bindparam("skus", type_=ARRAY(String))))
 
 
 @functools.cache
@@ -206,7 +210,8 @@ def _reserve_fresh(ctx: Ctx, order_ids: list[int],
     dialect = s.get_bind().dialect.name
     skus = sorted({n.sku for oid in order_ids for n in heads[oid][1]})
     pool: dict[str, list[list[Any]]] = {}
-    for sid, sku, wid, code, on_hand, reserved in s.execute(_FREE, {"skus": skus}):
+    free = _FREE_PG if dialect == "postgresql" else _FREE
+    for sid, sku, wid, code, on_hand, reserved in s.execute(free, {"skus": skus}):
         if on_hand > reserved:
             pool.setdefault(sku, []).append([sid, wid, on_hand - reserved, code])
     holds: dict[int, Decimal] = {}
