@@ -250,6 +250,27 @@ def fresh_database(directory: Path, prefix: str = "ot_proc") -> Iterator[str]:
         admin.dispose()
 
 
+@contextmanager
+def seeded_database(directory: Path, users: dict[str, list[str]],
+                    seed: Callable[[Session, FrozenClock, Settings], T],
+                    ) -> Iterator[tuple[str, T]]:
+    """A fresh, migrated database with the built-in flows, these users and whatever ``seed``
+    writes (at ``START``); yields its URL and what ``seed`` returned. For tests of commands
+    that open the database themselves."""
+    with fresh_database(directory) as url:
+        engine = make_engine(url)
+        migrate.upgrade(engine)
+        clock = FrozenClock(START)
+        with write_session(make_sessionmaker(engine)) as session:
+            flows.ensure_builtin_flows(session, clock)
+            for name, roles in users.items():
+                auth.create_user(session, name, roles, clock)
+            value = seed(session, clock, Settings(database_url=url))
+        engine.dispose()
+        flows.clear_cache()
+        yield url, value
+
+
 def row_counts(session: Session) -> dict[str, int]:
     """How many orders, timeline rows, outbox events and idempotency records exist."""
     from sqlalchemy import func, select

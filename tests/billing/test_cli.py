@@ -7,34 +7,22 @@ import re
 
 import pytest
 
-from ordertrail import migrate
-from ordertrail.auth import service as auth
-from ordertrail.config import Settings
-from ordertrail.db import make_engine, make_sessionmaker, write_session
-from ordertrail.flow import service as flows
-from ordertrail.kit.clock import FrozenClock
 from tests.billing.conftest import new_order
 from tests.cli.test_cli import InProcessCli as Cli
 from tests.cli.test_cli import assert_error
-from tests.conftest import START, ctx_for, fresh_database
+from tests.conftest import ctx_for, seeded_database
 
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     directory = tmp_path_factory.mktemp("billing_cli")
-    with fresh_database(directory) as url:
-        engine = make_engine(url)
-        migrate.upgrade(engine)
-        clock = FrozenClock(START)
-        with write_session(make_sessionmaker(engine)) as session:
-            flows.ensure_builtin_flows(session, clock)
-            for name, roles in (("alice", ["sales"]), ("fiona", ["finance"]),
-                                ("vera", ["viewer"])):
-                auth.create_user(session, name, roles, clock)
-            ctx = ctx_for(session, "alice", clock, Settings(database_url=url))
-            nos = [new_order(ctx, total="1000.00"), new_order(ctx, total="300.00")]
-        engine.dispose()
-        flows.clear_cache()
+
+    def seed(session, clock, settings):
+        ctx = ctx_for(session, "alice", clock, settings)
+        return [new_order(ctx, total="1000.00"), new_order(ctx, total="300.00")]
+
+    users = {"alice": ["sales"], "fiona": ["finance"], "vera": ["viewer"]}
+    with seeded_database(directory, users, seed) as (url, nos):
         yield Cli(url, directory), nos, directory
 
 

@@ -7,35 +7,22 @@ import re
 
 import pytest
 
-from ordertrail import migrate
-from ordertrail.auth import service as auth
-from ordertrail.config import Settings
-from ordertrail.db import make_engine, make_sessionmaker, write_session
-from ordertrail.flow import service as flows
-from ordertrail.kit.clock import FrozenClock
 from tests.cli.test_cli import InProcessCli as Cli
 from tests.cli.test_cli import assert_error
-from tests.conftest import START, ctx_for, fresh_database
+from tests.conftest import ctx_for, seeded_database
 from tests.procurement.conftest import add_catalog, waiting_order
 
 
 @pytest.fixture(scope="module")
 def cli(tmp_path_factory):
     directory = tmp_path_factory.mktemp("procurement_cli")
-    with fresh_database(directory) as url:
-        engine = make_engine(url)
-        migrate.upgrade(engine)
-        clock = FrozenClock(START)
-        with write_session(make_sessionmaker(engine)) as session:
-            flows.ensure_builtin_flows(session, clock)
-            for name, roles in (("grace", ["manager"]), ("wang", ["warehouse"]),
-                                ("alice", ["sales"])):
-                auth.create_user(session, name, roles, clock)
-            add_catalog(session, clock)
-            waiting_order(ctx_for(session, "grace", clock, Settings(database_url=url)),
-                          {"BOLT-M8": 4})
-        engine.dispose()
-        flows.clear_cache()
+
+    def seed(session, clock, settings):
+        add_catalog(session, clock)
+        waiting_order(ctx_for(session, "grace", clock, settings), {"BOLT-M8": 4})
+
+    users = {"grace": ["manager"], "wang": ["warehouse"], "alice": ["sales"]}
+    with seeded_database(directory, users, seed) as (url, _):
         yield Cli(url, directory)
 
 

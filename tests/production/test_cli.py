@@ -6,37 +6,24 @@ import json
 
 import pytest
 
-from ordertrail import migrate
-from ordertrail.auth import service as auth
-from ordertrail.config import Settings
-from ordertrail.db import make_engine, make_sessionmaker, write_session
-from ordertrail.flow import service as flows
-from ordertrail.kit.clock import FrozenClock
 from tests.cli.test_cli import InProcessCli as Cli
 from tests.cli.test_cli import assert_error
-from tests.conftest import START, ctx_for, fresh_database
+from tests.conftest import ctx_for, seeded_database
 from tests.production.conftest import mto_order, product
 
 
 @pytest.fixture(scope="module")
 def cli(tmp_path_factory):
     directory = tmp_path_factory.mktemp("production_cli")
-    with fresh_database(directory) as url:
-        engine = make_engine(url)
-        migrate.upgrade(engine)
-        clock = FrozenClock(START)
-        with write_session(make_sessionmaker(engine)) as session:
-            flows.ensure_builtin_flows(session, clock)
-            for name, roles in (("alice", ["sales"]), ("pete", ["production"]),
-                                ("vera", ["viewer"])):
-                auth.create_user(session, name, roles, clock)
-            product(session, "PLAIN", mto=True)
-            order = mto_order(ctx_for(session, "alice", clock, Settings(database_url=url)),
-                              [{"sku": "PLAIN", "name": "Plain", "qty": 2,
-                                "unit_price": "1.00"}])
-            order_no = order.order_no
-        engine.dispose()
-        flows.clear_cache()
+
+    def seed(session, clock, settings):
+        product(session, "PLAIN", mto=True)
+        return mto_order(ctx_for(session, "alice", clock, settings),
+                         [{"sku": "PLAIN", "name": "Plain", "qty": 2,
+                           "unit_price": "1.00"}]).order_no
+
+    users = {"alice": ["sales"], "pete": ["production"], "vera": ["viewer"]}
+    with seeded_database(directory, users, seed) as (url, order_no):
         c = Cli(url, directory)
         c.order_no = order_no  # type: ignore[attr-defined]
         yield c
