@@ -118,11 +118,16 @@ def with_session(fn: Callable[[Session, Settings], T], migrate: bool = True) -> 
             engine.dispose()
 
 
-def _ctx(session: Session, settings: Settings, user: str) -> Any:
+def _ctx(session: Session, settings: Settings, user: str | None) -> Any:
+    """A service context acting as ``user`` (``--user``); without one, the command line acts
+    as an administrator of its own database."""
     from ordertrail.auth import service as auth
+    from ordertrail.calendar.cli import cli_ctx
     from ordertrail.context import Ctx
     from ordertrail.kit.clock import SystemClock
 
+    if not user:
+        return cli_ctx(session, settings)
     actor = auth.actor_of(auth.get_user(session, user), source="cli")
     return Ctx(session=session, actor=actor, clock=SystemClock(), settings=settings)
 

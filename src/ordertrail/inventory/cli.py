@@ -31,11 +31,7 @@ def _base() -> Any:
 
 
 def _ctx(session: Session, settings: Settings, user: str | None) -> Any:
-    if user:
-        return _base()._ctx(session, settings, user)
-    from ordertrail.calendar.cli import cli_ctx
-
-    return cli_ctx(session, settings)
+    return _base()._ctx(session, settings, user)
 
 
 def _qty(text: str, what: str = "qty") -> Decimal:

@@ -32,14 +32,7 @@ def _base() -> Any:
 
 
 def _ctx(session: Session, settings: Settings, user: str | None) -> Any:
-    from ordertrail.context import Ctx
-    from ordertrail.flow.planner import Actor
-    from ordertrail.kit.clock import SystemClock
-
-    if user:
-        return _base()._ctx(session, settings, user)
-    return Ctx(session, Actor(user_id=None, name="cli", roles=frozenset({"admin"}),
-                              source="cli"), SystemClock(), settings)
+    return _base()._ctx(session, settings, user)
 
 
 def _wo_ref(ref: str) -> int | str:
