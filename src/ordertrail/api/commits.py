@@ -34,6 +34,7 @@ import concurrent.futures
 import contextlib
 import queue
 import threading
+import time
 from collections.abc import Callable, Hashable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -90,8 +91,10 @@ class GroupCommitter:
     """
 
     def __init__(self, factory: sessionmaker[Session], writers: int = 1,
-                 max_group: int = MAX_GROUP) -> None:
+                 max_group: int = MAX_GROUP, linger: float = 0.0) -> None:
         self.factory, self.writers, self.max_group = factory, writers, max_group
+        # Seconds a writer waits after a group's first job for more to join it (0: none).
+        self.linger = linger
         self._queue: queue.SimpleQueue[Job] = queue.SimpleQueue()
         self._guard = threading.Lock()
         self._live = 0
@@ -145,9 +148,12 @@ class GroupCommitter:
                         return
                 continue
             group = [first]
+            until = time.monotonic() + self.linger
             while len(group) < self.max_group:
                 try:
-                    group.append(self._queue.get_nowait())
+                    wait = until - time.monotonic()
+                    group.append(self._queue.get(timeout=wait) if wait > 0
+                                 else self._queue.get_nowait())
                 except queue.Empty:
                     break
             self._run_group(group, retries)

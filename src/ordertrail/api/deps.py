@@ -30,6 +30,7 @@ from ordertrail.models import IdempotencyRecord
 
 AUTH_TTL_SECONDS = 10.0
 PG_WRITERS = 4  # writer threads (and connections) of the group commit on PostgreSQL
+STOCK_LINGER = 0.002  # seconds the stock writer waits for more reservations to join a group
 
 
 @dataclass
@@ -239,7 +240,8 @@ def stock_committer(state: AppState) -> GroupCommitter:
     if state.stock_committer is None:
         with _COMMITTERS_GUARD:
             if state.stock_committer is None:
-                state.stock_committer = GroupCommitter(state.factory, writers=1)
+                state.stock_committer = GroupCommitter(state.factory, writers=1,
+                                                       linger=STOCK_LINGER)
     return state.stock_committer
 
 

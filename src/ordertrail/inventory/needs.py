@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, any_, bindparam, case, select
+from sqlalchemy import BigInteger, any_, bindparam, case, null, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -104,8 +104,10 @@ def head_and_needs(session: Session, order_id: int, *, lock: bool = False,
     return head, _needs(rows)[0]
 
 
+# The BOM only of made-to-order products (the others' JSON is never read: not decoded).
 _BY_NUMBER = (select(_O.c.id.label("order_id"), _L.c.id, _L.c.line_no, _L.c.sku, _L.c.qty,
-                     _P.c.id.label("pid"), _P.c.make_to_order, _P.c.bom)
+                     _P.c.id.label("pid"), _P.c.make_to_order,
+                     case((_P.c.make_to_order, _P.c.bom), else_=null()).label("bom"))
               .select_from(_O).outerjoin(_L, _L.c.order_id == _O.c.id)
               .outerjoin(_P, _P.c.sku == _L.c.sku)
               .where(_O.c.order_no == bindparam("no")).order_by(_L.c.line_no))
