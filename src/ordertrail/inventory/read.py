@@ -20,7 +20,6 @@ from ordertrail.i18n import Msg, render
 from ordertrail.inventory.catalog import ZERO
 from ordertrail.inventory.ledger import STOCK
 from ordertrail.inventory.needs import fully_reserved, needs_by_number
-from ordertrail.inventory.reservations import sku_reason, waiting_reason
 from ordertrail.inventory.schemas import (
     AvailabilityRead,
     LineAvailability,
@@ -28,6 +27,7 @@ from ordertrail.inventory.schemas import (
     ReservationsRead,
     WarehouseAvailability,
 )
+from ordertrail.inventory.waits import sku_reason, waiting_reason
 from ordertrail.models import Order, OrderLine
 from ordertrail.models.inventory import OrderStock, Reservation, StockWait, Warehouse
 from ordertrail.order.schemas import Label, WaitingItem, WaitingRead

@@ -22,6 +22,7 @@ from ordertrail.inventory.catalog import (
     update_product,
 )
 from ordertrail.inventory.ledger import Movement, list_movements, list_stock, record
+from ordertrail.inventory.merged import reserve_numbers, reserve_orders
 from ordertrail.inventory.needs import Need, fully_reserved, needs_of_order, waiting_orders
 from ordertrail.inventory.read import (
     Shortage,
@@ -35,13 +36,11 @@ from ordertrail.inventory.reservations import (
     allocate_waiting,
     consume,
     receive_produced,
-    refresh_expected,
     release_order,
-    reserve_numbers,
     reserve_order,
-    reserve_orders,
 )
 from ordertrail.inventory.schemas import MovementIn, MovementKind
+from ordertrail.inventory.waits import refresh_expected
 
 __all__ = [
     "Movement",
