@@ -40,9 +40,10 @@ def reserve_orders(ctx: Ctx, order_ids: list[int]) -> list[ReservationState]:
     requests into one call), one state per id, in order.
 
     Orders reserved for the first time, without a preferred warehouse, share one read of
-    their needs (locked), one read of the free stock (locked on PostgreSQL, in id order like
-    every other hold), one hold per stock row and one write of each kind; they are served in
-    the order given, as if reserved one after another. Any other order is reserved on its own
+    their needs (their order rows locked), one read of the free stock, one write of each kind
+    and, last, the holds (stock rows locked in id order, like every other hold, so only from
+    there to the commit); they are served in the order given, as if reserved one after
+    another. Any other order is reserved on its own
     first (``reserve_order``). If a hold finds less free stock than was read (another writer
     reserved it meanwhile), the call raises ``StockMoved``: the group commit then runs its
     items one by one, and a caller outside it should do the same (``reserve_order``).

@@ -8,6 +8,7 @@ import logging
 from sqlalchemy import select
 
 from ordertrail.context import SYSTEM_ACTOR, Ctx
+from ordertrail.flow import service as flows
 from ordertrail.jobs.registry import Event, consumer
 from ordertrail.models import Order
 from ordertrail.ops import automation, triggers
@@ -29,16 +30,15 @@ def stage_entered(ctx: Ctx, event: Event) -> None:
     """Run the entered stage's ``on_enter`` actions, then level-fire waiting triggers."""
     _domains()
     p = event.payload
-    row = ctx.session.execute(select(Order.id, Order.order_no, Order.stage, Order.status)
+    row = ctx.session.execute(select(Order.id, Order.order_no, Order.stage, Order.status,
+                                     Order.flow_version_id)
                               .where(Order.order_no == p.get("order_no"))).first()
     entered = p.get("to_stage") or p.get("stage")   # order.created names its first stage
     # Act only if the order still stands where the event says: a later move supersedes it.
     if row is None or row.status != "active" or row.stage != entered:
         return
     system = Ctx(ctx.session, SYSTEM_ACTOR, ctx.clock, ctx.settings)
-    flow = triggers.flow_of_order(system, row.id)
-    if flow is None:
-        return
+    _version, flow = flows.definition_by_id(ctx.session, row.flow_version_id)
     ref = OrderRef(row.id, row.order_no, row.stage)
     for name in flow.stage(row.stage).on_enter:
         fn = automation.ACTIONS.get(name)

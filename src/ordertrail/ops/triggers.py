@@ -15,7 +15,6 @@ from ordertrail.context import SYSTEM_ACTOR, Ctx
 from ordertrail.errors import TransitionNotAllowed
 from ordertrail.flow import planner
 from ordertrail.flow import service as flows
-from ordertrail.flow.definition import FlowDef
 from ordertrail.models import Order, TimelineEntry
 
 
@@ -29,13 +28,6 @@ def waiting_triggers(ctx: Ctx, order_id: int) -> tuple[str, str, set[str]] | Non
     _version, flow = flows.definition_by_id(ctx.session, row.flow_version_id)
     return row.order_no, row.stage, {t.trigger for t in flow.transitions_from(row.stage)
                                      if t.trigger}
-
-
-def flow_of_order(ctx: Ctx, order_id: int) -> FlowDef | None:
-    version_id = ctx.session.scalar(select(Order.flow_version_id).where(Order.id == order_id))
-    if version_id is None:
-        return None
-    return flows.definition_by_id(ctx.session, version_id)[1]
 
 
 def fire_if_waiting(ctx: Ctx, order_id: int, event: str, note: str | None = None) -> bool:
