@@ -4,6 +4,7 @@ result each, and a failed merge is retried item by item without failing the othe
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 from sqlalchemy import insert, select
@@ -168,3 +169,29 @@ def test_a_caller_on_a_loop_that_has_gone_is_skipped(committing):
     assert asyncio.run(main()) == "stored kept"
     assert merge.calls == [["kept"]]
     assert _scopes(committing) == ["kept"]
+
+
+def test_a_lingering_writer_waits_for_a_group_to_gather(committing):
+    """With ``linger``, the writer holds a group open after its first job until the group is
+    full or the time is up: two items submitted one after the other share one merge call
+    (the linger is long, so this does not depend on how fast the second submit is)."""
+    for linger, calls in ((30.0, [["x", "y"]]), (0.0, [["x"], ["y"]])):
+        merge = Merge()
+        committer = GroupCommitter(committing, max_group=2, linger=linger)
+        first = committer.submit_batched("k", "x", merge)
+        deadline = time.monotonic() + 20
+        while not committer._queue.empty() and time.monotonic() < deadline:
+            time.sleep(0.001)   # until the writer has taken the first item
+        if not linger:
+            first.result(timeout=20)   # without a linger the first runs alone
+        second = committer.submit_batched("k", "y", merge)
+        assert (first.result(timeout=20), second.result(timeout=20)) == ("stored x",
+                                                                         "stored y")
+        assert merge.calls == calls, linger
+        _wipe_scopes(committing)
+
+
+def _wipe_scopes(factory: sessionmaker[Session]) -> None:
+    with factory() as session:
+        session.execute(TABLE.delete())
+        session.commit()
